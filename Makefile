@@ -1,0 +1,49 @@
+# Glassbox — the two commands (`make reproduce`, `make test`) do all the set-up themselves.
+SWIFT      ?= swift
+# Release builds with @testable kept, so model-level tests run at full speed.
+# On x86-64 CPUs with AVX2+FMA the kernels are compiled for them (x86-64-v3).
+CPU_FLAGS  := $(shell grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc x86-64-v3")
+BUILD_FLAGS := -c release -Xswiftc -enable-testing $(CPU_FLAGS)
+SYSTEM_PACKAGES := libopenblas-dev libcurl4-openssl-dev libxml2-dev
+GLASSBOX   := .build/release/glassbox
+
+.PHONY: all setup deps models build test reproduce check bench docs clean
+
+all: build
+
+## Install the Debian packages that are missing (apt-get update only when something is).
+deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "glassbox: installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	    || { echo "glassbox: could not install$$missing" >&2; exit 1; }; \
+	fi
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+## Fetch the reference models into the cache ($$GLASSBOX_CACHE, default ~/.cache/glassbox).
+models: build
+	@if $(GLASSBOX) models --help >/dev/null 2>&1; then $(GLASSBOX) models fetch --all; fi
+
+setup: deps models
+
+test: setup
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build
+
+reproduce: setup
+	@if $(GLASSBOX) reproduce --help >/dev/null 2>&1; then $(GLASSBOX) reproduce --tier fast; \
+	else echo "glassbox: no reproduction runner yet"; fi
+
+bench: deps
+	$(SWIFT) build $(BUILD_FLAGS) --product GlassboxBench
+	.build/release/GlassboxBench
+
+clean:
+	rm -rf .build

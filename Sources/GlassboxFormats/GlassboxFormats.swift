@@ -1,0 +1,2 @@
+// GlassboxFormats — see ../../docs/architecture.md for what this module owns.
+import GlassboxTensor

@@ -1,0 +1,2 @@
+// GlassboxMethods — see ../../docs/architecture.md for what this module owns.
+import GlassboxModels

@@ -1,0 +1,2 @@
+// GlassboxModels — see ../../docs/architecture.md for what this module owns.
+import GlassboxFormats

@@ -1,0 +1,2 @@
+// GlassboxPapers — the paper catalog and the arXiv client.
+import Foundation

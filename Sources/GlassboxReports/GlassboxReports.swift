@@ -1,0 +1,2 @@
+// GlassboxReports — Markdown documents, tables and SVG figures.
+import Foundation
