@@ -12,9 +12,9 @@ public final class TensorStorage: @unchecked Sendable {
     /// Uninitialised owned storage of `count` floats.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "TensorStorage: negative element count \(count)")
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.base = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         self.count = count
         self.owner = nil
         self.owned = true
@@ -120,7 +120,7 @@ public struct Tensor: @unchecked Sendable {
     /// `start, start + step, …` up to (excluding) `end`.
     public static func arange(_ start: Float, _ end: Float, step: Float = 1) -> Tensor {
         precondition(step != 0, "arange: step must not be zero")
-        let n = max(0, Int(((end - start) / step).rounded(.up)))
+        let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [n]) { buf in for i in 0..<n { buf[i] = start + Float(i) * step } }
     }
     public static func arange(_ n: Int) -> Tensor { arange(0, Float(n)) }
@@ -146,7 +146,7 @@ public struct Tensor: @unchecked Sendable {
         var s = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {
             strides[i] = s
-            s *= max(shape[i], 1)
+            s *= Swift.max(shape[i], 1)
         }
         return strides
     }
@@ -158,7 +158,7 @@ public struct Tensor: @unchecked Sendable {
     /// Resolves a possibly negative axis against the rank.
     public func axis(_ a: Int, op: String = #function) -> Int {
         let r = a < 0 ? a + rank : a
-        precondition(r >= 0 && r < max(rank, 1), "\(op): axis \(a) out of range for shape \(shape)")
+        precondition(r >= 0 && r < Swift.max(rank, 1), "\(op): axis \(a) out of range for shape \(shape)")
         return r
     }
 
@@ -182,7 +182,7 @@ public struct Tensor: @unchecked Sendable {
         if rank == 0 { dst[0] = src[0]; return }
         // Iterate over all but the last axis; copy the last axis with its stride.
         let last = shape[rank - 1], lastStride = strides[rank - 1]
-        let outer = n / max(last, 1)
+        let outer = n / Swift.max(last, 1)
         var index = [Int](repeating: 0, count: rank - 1)
         var srcOffset = 0
         var d = dst
