@@ -1,8 +1,8 @@
 # Glassbox — the two commands (`make reproduce`, `make test`) do all the set-up themselves.
 SWIFT      ?= swift
 # Release builds with @testable kept, so model-level tests run at full speed.
-# On x86-64 CPUs with AVX2+FMA the kernels are compiled for them (x86-64-v3).
-CPU_FLAGS  := $(shell grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc x86-64-v3")
+# On x86-64 CPUs with AVX2+FMA the kernels are compiled for them (haswell).
+CPU_FLAGS  := $(shell grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo 2>/dev/null && echo "-Xswiftc -target-cpu -Xswiftc haswell")
 BUILD_FLAGS := -c release -Xswiftc -enable-testing $(CPU_FLAGS)
 SYSTEM_PACKAGES := libopenblas-dev libcurl4-openssl-dev libxml2-dev
 GLASSBOX   := .build/release/glassbox

@@ -73,7 +73,8 @@ enum FastMath {
     static func exp(_ x: V) -> V {
         let hi = V(repeating: 88.72283)
         let lo = V(repeating: -87.33654)
-        var xc = x.clamped(lowerBound: lo, upperBound: hi)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc.replace(with: lo, where: xc .< lo)
         let fx = (xc * 1.44269504088896341 + 0.5).rounded(.down)
         xc = xc - fx * 0.693359375
         xc = xc + fx * 2.12194440e-4
@@ -85,7 +86,8 @@ enum FastMath {
         y = y * xc + 1.6666665459e-1
         y = y * xc + 5.0000001201e-1
         y = y * z + xc + 1
-        let n = SIMD8<Int32>(fx, rounding: .towardZero)
+        // fx is a small integer: adding 1.5·2²³ puts it in the low mantissa bits (no trapping conversion).
+        let n = unsafeBitCast(fx + 12582912, to: SIMD8<Int32>.self) &- 0x4B40_0000
         let pow2 = unsafeBitCast((n &+ 127) &<< 23, to: V.self)
         var r = y * pow2
         r.replace(with: 0, where: x .< -87.33654)
@@ -136,6 +138,14 @@ enum FastMath {
         let r = 1 - erfc
         return r.replacing(with: -r, where: x .< 0)
     }
+
+    /// Lane-wise maximum (the standard library's `pointwiseMax` is slow: it handles NaN per lane).
+    @inline(__always)
+    static func vmax(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    /// Lane-wise minimum.
+    @inline(__always)
+    static func vmin(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
 
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V {
@@ -194,7 +204,7 @@ enum FastMath {
     static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = V(repeating: -.infinity)
         var i = 0
-        while i + 8 <= n { m = pointwiseMax(m, load(p + i, 8)); i += 8 }
+        while i + 8 <= n { m = vmax(m, load(p + i, 8)); i += 8 }
         var s = m.max()
         while i < n { s = Swift.max(s, p[i]); i += 1 }
         return s

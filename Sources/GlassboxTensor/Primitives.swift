@@ -120,7 +120,7 @@ extension Tensor {
 
     /// Elementwise maximum (the gradient goes to `a` where a ≥ b, else to `b`).
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        var out = broadcastMap(a, b, op: "maximum") { pointwiseMax($0, $1) }
+        var out = broadcastMap(a, b, op: "maximum") { FastMath.vmax($0, $1) }
         out.record([a, b]) { g in
             let m = broadcastMap(a, b, op: "maximum") { V(repeating: 1).replacing(with: 0, where: $0 .< $1) }
             return [(g * m).summed(toShape: a.shape), (g * (1 - m)).summed(toShape: b.shape)]
@@ -223,7 +223,7 @@ extension Tensor {
         unary({ $0.replacing(with: -$0, where: $0 .< 0) }) { x, _, g in g * (x.stepMask { $0 .> 0 } - x.stepMask { $0 .< 0 }) }
     }
     public func relu() -> Tensor {
-        unary({ pointwiseMax($0, V(repeating: 0)) }) { x, _, g in g * x.stepMask { $0 .> 0 } }
+        unary({ $0.replacing(with: 0, where: $0 .< 0) }) { x, _, g in g * x.stepMask { $0 .> 0 } }
     }
 
     /// x^p for a constant exponent.
@@ -234,7 +234,7 @@ extension Tensor {
 
     /// x clamped to [lo, hi]; the gradient passes strictly inside the interval.
     public func clamped(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
-        unary({ $0.clamped(lowerBound: V(repeating: lo), upperBound: V(repeating: hi)) }) { x, _, g in
+        unary({ FastMath.vmax(FastMath.vmin($0, V(repeating: hi)), V(repeating: lo)) }) { x, _, g in
             g * x.stepMask { ($0 .> lo) .& ($0 .< hi) }
         }
     }
@@ -781,7 +781,8 @@ extension Tensor {
         guard let batch = Tensor.broadcastShape(batchA, batchB) else {
             preconditionFailure("matmul: batch dimensions of \(a.shape) and \(b.shape) cannot be broadcast")
         }
-        var out = Tensor.zeros(batch + [m, n])
+        // sgemm with β = 0 overwrites the output, so it starts uninitialised (zeros only when k = 0).
+        var out = k == 0 ? Tensor.zeros(batch + [m, n]) : Tensor(uninitializedShape: batch + [m, n])
         if out.count > 0 && k > 0 {
             Threading.ensureConfigured()
             // Fast path: b is one matrix and a's batch folds into rows.
@@ -870,7 +871,7 @@ extension Tensor {
     func ropeApply(_ cosT: [Float], _ sinT: [Float], sign: Float, layout: RoPELayout) -> Tensor {
         let seq = shape[rank - 2], d = shape[rank - 1], half = d / 2
         let c = contiguous()
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let src = c.storage.base + c.offset, dst = out.storage.base
         let mats = count / (seq * d)
         withExtendedLifetime(c.storage) {

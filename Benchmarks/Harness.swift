@@ -1,0 +1,51 @@
+import Foundation
+
+/// One measured workload: runs `body` `runs` times after one warm-up and keeps the times.
+struct Measurement: Codable {
+    var median_s: Double
+    var min_s: Double
+    var max_s: Double
+    var runs: Int
+    var gflops: Double?
+    var gbps: Double?
+}
+
+final class BenchHarness {
+    private(set) var results: [(name: String, m: Measurement, note: String)] = []
+    let filter: String?
+
+    init(filter: String?) { self.filter = filter }
+
+    func wants(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
+
+    /// Times `body`; `flops` / `bytes` per run give GFLOP/s and GB/s from the median.
+    func measure(_ name: String, runs: Int = 7, flops: Double? = nil, bytes: Double? = nil, note: String = "", _ body: () -> Void) {
+        guard wants(name) else { return }
+        body()  // warm-up
+        var times = [Double]()
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        let m = Measurement(median_s: median, min_s: times.first!, max_s: times.last!, runs: runs,
+                            gflops: flops.map { $0 / median / 1e9 }, gbps: bytes.map { $0 / median / 1e9 })
+        results.append((name, m, note))
+        let rate = m.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? m.gbps.map { String(format: "%8.2f GB/s   ", $0) } ?? String(repeating: " ", count: 15)
+        let padded = name.count < 44 ? name + String(repeating: " ", count: 44 - name.count) : name
+        print(padded + String(format: " %10.3f ms  ", median * 1e3) + rate + "  " + note)
+    }
+
+    func writeJSON(to path: String) throws {
+        var dict = [String: Measurement]()
+        for r in results { dict[r.name] = r.m }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try enc.encode(dict)
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url, options: .atomic)
+    }
+}
