@@ -29,7 +29,8 @@ build: deps
 
 ## Fetch the reference models into the cache ($$GLASSBOX_CACHE, default ~/.cache/glassbox).
 models: build
-	@if $(GLASSBOX) models --help >/dev/null 2>&1; then $(GLASSBOX) models fetch --all; fi
+	@if $(GLASSBOX) --help | grep -qE '^ +models( |$$)'; then $(GLASSBOX) models fetch --all; \
+	else echo "glassbox: no model registry in this build; skipping the model fetch"; fi
 
 setup: deps models
 
@@ -38,7 +39,7 @@ test: setup
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
 
 reproduce: setup
-	@if $(GLASSBOX) reproduce --help >/dev/null 2>&1; then $(GLASSBOX) reproduce --tier fast; \
+	@if $(GLASSBOX) --help | grep -qE '^ +reproduce( |$$)'; then $(GLASSBOX) reproduce --tier fast; \
 	else echo "glassbox: no reproduction runner yet"; fi
 
 bench: deps

@@ -23,7 +23,7 @@ public final class GradientTape: @unchecked Sendable {
     /// A tensor with the same values that this tape tracks. If `tensor` is already the
     /// result of recorded operations, the gradient flows on through it to its own inputs.
     public func watch(_ tensor: Tensor) -> Tensor {
-        precondition(isRecording, "GradientTape.watch: the tape has already computed its gradient")
+        checkPrecondition(isRecording, "GradientTape.watch: the tape has already computed its gradient")
         var t = tensor
         let parent = (tensor.node?.tape === self) ? tensor.node : nil
         t.node = GradNode(tape: self, inputs: [parent]) { g in [g] }
@@ -42,11 +42,11 @@ public final class GradientTape: @unchecked Sendable {
         isRecording = false
         let seedGrad: Tensor
         if let seed {
-            precondition(seed.shape == output.shape,
+            checkPrecondition(seed.shape == output.shape,
                          "GradientTape.gradient: seed shape \(seed.shape) does not match output shape \(output.shape)")
             seedGrad = seed.detached()
         } else {
-            precondition(output.count == 1,
+            checkPrecondition(output.count == 1,
                          "GradientTape.gradient: output of shape \(output.shape) is not a scalar; pass a seed")
             seedGrad = Tensor.ones(output.shape)
         }

@@ -30,13 +30,13 @@ extension Tensor {
 
     /// Mean cross-entropy of `self` (logits [N, C]) against class `targets` (N indices).
     public func crossEntropy(targets: [Int]) -> Tensor {
-        precondition(rank == 2, "crossEntropy: logits must be [N, C], got \(shape)")
+        checkPrecondition(rank == 2, "crossEntropy: logits must be [N, C], got \(shape)")
         return -logSoftmax(axis: -1).gatherLast(targets).mean()
     }
 
     /// Mean squared error against `target` (same shape).
     public func meanSquaredError(_ target: Tensor) -> Tensor {
-        precondition(shape == target.shape, "meanSquaredError: shapes \(shape) and \(target.shape) differ")
+        checkPrecondition(shape == target.shape, "meanSquaredError: shapes \(shape) and \(target.shape) differ")
         return (self - target).squared().mean()
     }
 

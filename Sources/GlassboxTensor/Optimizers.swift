@@ -46,11 +46,11 @@ public struct SGD: Optimizer {
     }
 
     public mutating func step(_ params: inout [Tensor], _ grads: [Tensor]) {
-        precondition(params.count == grads.count, "SGD.step: \(params.count) parameters but \(grads.count) gradients")
+        checkPrecondition(params.count == grads.count, "SGD.step: \(params.count) parameters but \(grads.count) gradients")
         if velocity.isEmpty { velocity = params.map { [Float](repeating: 0, count: $0.count) } }
         let lr = schedule.rate(at: stepCount)
         for i in params.indices {
-            precondition(params[i].shape == grads[i].shape, "SGD.step: parameter \(i) has shape \(params[i].shape), gradient \(grads[i].shape)")
+            checkPrecondition(params[i].shape == grads[i].shape, "SGD.step: parameter \(i) has shape \(params[i].shape), gradient \(grads[i].shape)")
             let g = grads[i].contiguous()
             let (mu, wd) = (momentum, weightDecay)
             velocity[i].withUnsafeMutableBufferPointer { v in
@@ -105,7 +105,7 @@ public struct Adam: Optimizer {
     }
 
     public mutating func step(_ params: inout [Tensor], _ grads: [Tensor]) {
-        precondition(params.count == grads.count, "Adam.step: \(params.count) parameters but \(grads.count) gradients")
+        checkPrecondition(params.count == grads.count, "Adam.step: \(params.count) parameters but \(grads.count) gradients")
         if m.isEmpty {
             m = params.map { [Float](repeating: 0, count: $0.count) }
             v = m
@@ -117,7 +117,7 @@ public struct Adam: Optimizer {
         let stepSize = lr / bc1, bc2Root = bc2.squareRoot()
         let (b1, b2, eps, wd, decoupled) = (beta1, beta2, epsilon, weightDecay, decoupledWeightDecay)
         for i in params.indices {
-            precondition(params[i].shape == grads[i].shape, "Adam.step: parameter \(i) has shape \(params[i].shape), gradient \(grads[i].shape)")
+            checkPrecondition(params[i].shape == grads[i].shape, "Adam.step: parameter \(i) has shape \(params[i].shape), gradient \(grads[i].shape)")
             let g = grads[i].contiguous()
             m[i].withUnsafeMutableBufferPointer { mb in
                 v[i].withUnsafeMutableBufferPointer { vb in

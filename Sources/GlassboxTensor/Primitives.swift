@@ -379,7 +379,7 @@ extension Tensor {
     func argExtremum(axis a: Int, isMax: Bool) -> (values: [Float], indices: [Int]) {
         let c = contiguous()
         let n = shape[a]
-        precondition(n > 0, "argmax/max: axis \(a) of shape \(shape) is empty")
+        checkPrecondition(n > 0, "argmax/max: axis \(a) of shape \(shape) is empty")
         let outer = Tensor.product(Array(shape[..<a])), inner = Tensor.product(Array(shape[(a + 1)...]))
         var values = [Float](repeating: 0, count: outer * inner)
         var indices = [Int](repeating: 0, count: outer * inner)
@@ -496,8 +496,8 @@ extension Tensor {
     /// Layer normalisation over the last axis: (x − mean)/√(var + eps)·weight + bias.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let n = shape.last ?? 1
-        if let weight { precondition(weight.shape == [n], "layerNorm: weight shape \(weight.shape) does not match last axis of \(shape)") }
-        if let bias { precondition(bias.shape == [n], "layerNorm: bias shape \(bias.shape) does not match last axis of \(shape)") }
+        if let weight { checkPrecondition(weight.shape == [n], "layerNorm: weight shape \(weight.shape) does not match last axis of \(shape)") }
+        if let bias { checkPrecondition(bias.shape == [n], "layerNorm: bias shape \(bias.shape) does not match last axis of \(shape)") }
         var xhat = mapRows { s, d, n in
             let mean = FastMath.sum(s, n) / Float(n)
             let mv = V(repeating: mean)
@@ -533,7 +533,7 @@ extension Tensor {
     /// RMS normalisation over the last axis: x/√(mean(x²) + eps)·weight.
     public func rmsNorm(weight: Tensor?, eps: Float) -> Tensor {
         let n = shape.last ?? 1
-        if let weight { precondition(weight.shape == [n], "rmsNorm: weight shape \(weight.shape) does not match last axis of \(shape)") }
+        if let weight { checkPrecondition(weight.shape == [n], "rmsNorm: weight shape \(weight.shape) does not match last axis of \(shape)") }
         let xhat = mapRows { s, d, n in
             let ms = FastMath.dot(s, s, n) / Float(n)
             let r = V(repeating: 1 / (ms + eps).squareRoot())
@@ -568,10 +568,10 @@ extension Tensor {
         var target = newShape
         if let i = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            precondition(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) into \(newShape)")
+            checkPrecondition(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) into \(newShape)")
             target[i] = count / known
         }
-        precondition(Tensor.product(target) == count, "reshape: cannot reshape \(shape) (\(count) elements) into \(newShape)")
+        checkPrecondition(Tensor.product(target) == count, "reshape: cannot reshape \(shape) (\(count) elements) into \(newShape)")
         var out = reshapedRaw(target)
         let inShape = shape
         out.record([self]) { g in [g.reshaped(inShape)] }
@@ -580,7 +580,7 @@ extension Tensor {
 
     /// Reorders the axes (a view; no copy).
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.count == rank && Set(order) == Set(0..<rank), "permute: \(order) is not a permutation of the axes of \(shape)")
+        checkPrecondition(order.count == rank && Set(order) == Set(0..<rank), "permute: \(order) is not a permutation of the axes of \(shape)")
         var v = self
         v.shape = order.map { shape[$0] }
         v.strides = order.map { strides[$0] }
@@ -601,7 +601,7 @@ extension Tensor {
     /// Elements `range` along `axis` (a view; no copy).
     public func slice(axis ax: Int, _ range: Range<Int>) -> Tensor {
         let a = axis(ax, op: "slice")
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[a],
+        checkPrecondition(range.lowerBound >= 0 && range.upperBound <= shape[a],
                      "slice: range \(range) out of bounds for axis \(a) of shape \(shape)")
         var v = self
         v.shape[a] = range.count
@@ -655,11 +655,11 @@ extension Tensor {
 
     /// Joins tensors along an existing axis.
     public static func concatenate(_ parts: [Tensor], axis ax: Int) -> Tensor {
-        precondition(!parts.isEmpty, "concatenate: no tensors")
+        checkPrecondition(!parts.isEmpty, "concatenate: no tensors")
         let first = parts[0]
         let a = first.axis(ax, op: "concatenate")
         for p in parts {
-            precondition(p.rank == first.rank && p.shape.enumerated().allSatisfy { $0.offset == a || $0.element == first.shape[$0.offset] },
+            checkPrecondition(p.rank == first.rank && p.shape.enumerated().allSatisfy { $0.offset == a || $0.element == first.shape[$0.offset] },
                          "concatenate: shapes \(parts.map(\.shape)) differ outside axis \(a)")
         }
         var outShape = first.shape
@@ -688,7 +688,7 @@ extension Tensor {
 
     /// Joins tensors of equal shape along a new axis.
     public static func stack(_ parts: [Tensor], axis ax: Int = 0) -> Tensor {
-        precondition(!parts.isEmpty, "stack: no tensors")
+        checkPrecondition(!parts.isEmpty, "stack: no tensors")
         let a = ax < 0 ? ax + parts[0].rank + 1 : ax
         return concatenate(parts.map { $0.unsqueezed(axis: a) }, axis: a)
     }
@@ -697,7 +697,7 @@ extension Tensor {
     public func indexSelect(_ indices: [Int], axis ax: Int = 0) -> Tensor {
         let a = axis(ax, op: "indexSelect")
         let n = shape[a]
-        for i in indices { precondition(i >= 0 && i < n, "indexSelect: index \(i) out of range 0..<\(n) for axis \(a) of shape \(shape)") }
+        for i in indices { checkPrecondition(i >= 0 && i < n, "indexSelect: index \(i) out of range 0..<\(n) for axis \(a) of shape \(shape)") }
         let c = contiguous()
         let outer = Tensor.product(Array(shape[..<a])), inner = Tensor.product(Array(shape[(a + 1)...]))
         var outShape = shape; outShape[a] = indices.count
@@ -732,11 +732,11 @@ extension Tensor {
     public func gatherLast(_ indices: [Int]) -> Tensor {
         let n = shape.last ?? 1
         let rows = count / Swift.max(n, 1)
-        precondition(indices.count == rows, "gatherLast: \(indices.count) indices for \(rows) rows of shape \(shape)")
+        checkPrecondition(indices.count == rows, "gatherLast: \(indices.count) indices for \(rows) rows of shape \(shape)")
         let c = contiguous()
         var values = [Float](repeating: 0, count: rows)
         for (r, i) in indices.enumerated() {
-            precondition(i >= 0 && i < n, "gatherLast: index \(i) out of range 0..<\(n)")
+            checkPrecondition(i >= 0 && i < n, "gatherLast: index \(i) out of range 0..<\(n)")
             values[r] = c.storage.base[c.offset + r * n + i]
         }
         var out = Tensor(shape: Array(shape.dropLast()), scalars: values)
@@ -752,7 +752,7 @@ extension Tensor {
 
     /// Embedding lookup: rows of `table` ([vocab, d]) at `ids`, shape [ids.count, d].
     public static func embedding(_ table: Tensor, ids: [Int]) -> Tensor {
-        precondition(table.rank == 2, "embedding: table must be 2-D, got shape \(table.shape)")
+        checkPrecondition(table.rank == 2, "embedding: table must be 2-D, got shape \(table.shape)")
         return table.indexSelect(ids, axis: 0)
     }
 }
@@ -773,13 +773,13 @@ extension Tensor {
     /// Transposed views are passed to `cblas_sgemm` as transposes (no copy).
     public func matmul(_ b: Tensor) -> Tensor {
         let a = self
-        precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands must be at least 2-D, got \(a.shape) and \(b.shape)")
+        checkPrecondition(a.rank >= 2 && b.rank >= 2, "matmul: operands must be at least 2-D, got \(a.shape) and \(b.shape)")
         let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
         let k2 = b.shape[b.rank - 2], n = b.shape[b.rank - 1]
-        precondition(k == k2, "matmul: inner dimensions differ: \(a.shape) × \(b.shape)")
+        checkPrecondition(k == k2, "matmul: inner dimensions differ: \(a.shape) × \(b.shape)")
         let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
         guard let batch = Tensor.broadcastShape(batchA, batchB) else {
-            preconditionFailure("matmul: batch dimensions of \(a.shape) and \(b.shape) cannot be broadcast")
+            fatalError("matmul: batch dimensions of \(a.shape) and \(b.shape) cannot be broadcast")
         }
         // sgemm with β = 0 overwrites the output, so it starts uninitialised (zeros only when k = 0).
         var out = k == 0 ? Tensor.zeros(batch + [m, n]) : Tensor(uninitializedShape: batch + [m, n])
@@ -849,10 +849,10 @@ extension Tensor {
     /// Rotary position embedding over the last axis of a [..., seq, headDim] tensor; angle of
     /// pair p at position t is t·base^(−2p/headDim) (computed in Float as Hugging Face does).
     public func rope(positions: [Int], base: Float, layout: RoPELayout = .halves) -> Tensor {
-        precondition(rank >= 2, "rope: expected [..., seq, headDim], got \(shape)")
+        checkPrecondition(rank >= 2, "rope: expected [..., seq, headDim], got \(shape)")
         let seq = shape[rank - 2], d = shape[rank - 1]
-        precondition(d % 2 == 0, "rope: head dimension \(d) must be even")
-        precondition(positions.count == seq, "rope: \(positions.count) positions for sequence length \(seq)")
+        checkPrecondition(d % 2 == 0, "rope: head dimension \(d) must be even")
+        checkPrecondition(positions.count == seq, "rope: \(positions.count) positions for sequence length \(seq)")
         let half = d / 2
         var cosT = [Float](repeating: 0, count: seq * half), sinT = cosT
         for (t, pos) in positions.enumerated() {
@@ -898,7 +898,7 @@ extension Tensor {
     /// Sets entries above the causal diagonal of the last two axes [..., query, key] to −∞:
     /// key j is visible from query i when j ≤ i + (keys − queries).
     public func causallyMasked() -> Tensor {
-        precondition(rank >= 2, "causallyMasked: expected [..., query, key], got \(shape)")
+        checkPrecondition(rank >= 2, "causallyMasked: expected [..., query, key], got \(shape)")
         let q = shape[rank - 2], k = shape[rank - 1], shift = k - q
         let c = contiguous()
         var out = Tensor(uninitializedShape: shape)
@@ -935,7 +935,7 @@ extension Tensor {
     /// The k largest values along the last axis (descending, first index on ties) and their indices.
     public func topK(_ k: Int) -> (values: Tensor, indices: [Int]) {
         let n = shape.last ?? 1
-        precondition(k >= 0 && k <= n, "topK: k = \(k) out of range for last axis of size \(n)")
+        checkPrecondition(k >= 0 && k <= n, "topK: k = \(k) out of range for last axis of size \(n)")
         let c = contiguous()
         let rows = count / Swift.max(n, 1)
         var values = [Float](), indices = [Int]()

@@ -46,7 +46,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Uniform integer in 0..<n (unbiased, by rejection).
     public mutating func nextInt(below n: Int) -> Int {
-        precondition(n > 0, "nextInt(below:): n must be positive, got \(n)")
+        checkPrecondition(n > 0, "nextInt(below:): n must be positive, got \(n)")
         let bound = UInt64(n)
         let limit = UInt64.max - UInt64.max % bound
         while true {

@@ -14,7 +14,7 @@ extension Tensor {
 
     static func broadcastShapeOrFail(_ a: [Int], _ b: [Int], op: String) -> [Int] {
         guard let s = broadcastShape(a, b) else {
-            preconditionFailure("\(op): shapes \(a) and \(b) cannot be broadcast together")
+            fatalError("\(op): shapes \(a) and \(b) cannot be broadcast together")
         }
         return s
     }
@@ -24,11 +24,11 @@ extension Tensor {
     func expandedView(to target: [Int]) -> Tensor {
         if shape == target { return self }
         let lead = target.count - rank
-        precondition(lead >= 0, "broadcast: cannot expand shape \(shape) to \(target)")
+        checkPrecondition(lead >= 0, "broadcast: cannot expand shape \(shape) to \(target)")
         var newStrides = [Int](repeating: 0, count: target.count)
         for i in 0..<rank {
             let d = shape[i], t = target[lead + i]
-            precondition(d == t || d == 1, "broadcast: cannot expand shape \(shape) to \(target)")
+            checkPrecondition(d == t || d == 1, "broadcast: cannot expand shape \(shape) to \(target)")
             newStrides[lead + i] = d == 1 && t != 1 ? 0 : strides[i]
         }
         var v = self
@@ -42,7 +42,7 @@ extension Tensor {
     public func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
         let lead = rank - target.count
-        precondition(lead >= 0, "sumToShape: cannot reduce \(shape) to \(target)")
+        checkPrecondition(lead >= 0, "sumToShape: cannot reduce \(shape) to \(target)")
         var axes: [Int] = Array(0..<lead)
         for i in 0..<target.count where target[i] == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
         var r = axes.isEmpty ? self : sum(axes: axes, keepingDimensions: true)

@@ -11,7 +11,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Uninitialised owned storage of `count` floats.
     public init(uninitializedCount count: Int) {
-        precondition(count >= 0, "TensorStorage: negative element count \(count)")
+        checkPrecondition(count >= 0, "TensorStorage: negative element count \(count)")
         let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         self.base = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
@@ -67,11 +67,11 @@ public struct Tensor: @unchecked Sendable {
     public init(storage: TensorStorage, shape: [Int], strides: [Int]? = nil, offset: Int = 0) {
         Tensor.checkShape(shape)
         let strides = strides ?? Tensor.contiguousStrides(shape)
-        precondition(strides.count == shape.count, "Tensor: \(strides.count) strides for shape \(shape)")
+        checkPrecondition(strides.count == shape.count, "Tensor: \(strides.count) strides for shape \(shape)")
         if Tensor.product(shape) > 0 {
             var maxIndex = offset
             for (n, s) in zip(shape, strides) { maxIndex += (n - 1) * s }
-            precondition(offset >= 0 && maxIndex < storage.count,
+            checkPrecondition(offset >= 0 && maxIndex < storage.count,
                          "Tensor: shape \(shape) strides \(strides) offset \(offset) exceed storage of \(storage.count) floats")
         }
         self.shape = shape
@@ -83,7 +83,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// A tensor of the given shape holding `scalars` in row-major order.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(Tensor.product(shape) == scalars.count,
+        checkPrecondition(Tensor.product(shape) == scalars.count,
                      "Tensor(shape:scalars:): shape \(shape) needs \(Tensor.product(shape)) values, got \(scalars.count)")
         self.init(uninitializedShape: shape)
         scalars.withUnsafeBufferPointer { src in
@@ -106,7 +106,7 @@ public struct Tensor: @unchecked Sendable {
     /// A rank-2 tensor from rows of equal length.
     public init(_ rows: [[Float]]) {
         let cols = rows.first?.count ?? 0
-        precondition(rows.allSatisfy { $0.count == cols }, "Tensor(rows): rows have different lengths")
+        checkPrecondition(rows.allSatisfy { $0.count == cols }, "Tensor(rows): rows have different lengths")
         self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
     }
 
@@ -119,7 +119,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// `start, start + step, …` up to (excluding) `end`.
     public static func arange(_ start: Float, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0, "arange: step must not be zero")
+        checkPrecondition(step != 0, "arange: step must not be zero")
         let n = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [n]) { buf in for i in 0..<n { buf[i] = start + Float(i) * step } }
     }
@@ -152,13 +152,13 @@ public struct Tensor: @unchecked Sendable {
     }
 
     static func checkShape(_ shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        checkPrecondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
     }
 
     /// Resolves a possibly negative axis against the rank.
     public func axis(_ a: Int, op: String = #function) -> Int {
         let r = a < 0 ? a + rank : a
-        precondition(r >= 0 && r < Swift.max(rank, 1), "\(op): axis \(a) out of range for shape \(shape)")
+        checkPrecondition(r >= 0 && r < Swift.max(rank, 1), "\(op): axis \(a) out of range for shape \(shape)")
         return r
     }
 
@@ -217,7 +217,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// The single value of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, expected 1")
+        checkPrecondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, expected 1")
         return storage.base[offset]
     }
 
@@ -248,11 +248,11 @@ public struct Tensor: @unchecked Sendable {
     }
 
     func linearIndex(_ index: [Int]) -> Int {
-        precondition(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
+        checkPrecondition(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
         var o = offset
         for (i, (ix, n)) in zip(index, shape).enumerated() {
             let j = ix < 0 ? ix + n : ix
-            precondition(j >= 0 && j < n, "subscript: index \(ix) out of range for axis \(i) of shape \(shape)")
+            checkPrecondition(j >= 0 && j < n, "subscript: index \(ix) out of range for axis \(i) of shape \(shape)")
             o += j * strides[i]
         }
         return o
@@ -299,4 +299,13 @@ extension Tensor: CustomStringConvertible {
         if count == 0 { return "Tensor(shape: \(shape), [])" }
         return "Tensor(shape: \(shape),\n" + render(0, 0) + ")"
     }
+}
+
+/// Like `precondition`, but the message survives optimised builds (where `precondition`
+/// drops it): a misuse of the tensor API always says which op and which shapes.
+@inline(__always)
+@usableFromInline
+func checkPrecondition(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+                       file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError(message(), file: file, line: line) }
 }
