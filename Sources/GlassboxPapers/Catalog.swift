@@ -67,12 +67,17 @@ public struct Catalog: Sendable {
 
 /// Writes `text` to `url` atomically: a temporary file in the same directory, then rename.
 public func writeAtomically(_ text: String, to url: URL) throws {
+    try writeAtomically(Data(text.utf8), to: url)
+}
+
+/// Writes `data` to `url` atomically: a temporary file in the same directory, then rename.
+public func writeAtomically(_ data: Data, to url: URL) throws {
     let fm = FileManager.default
     let dir = url.deletingLastPathComponent()
     do {
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))")
-        try Data(text.utf8).write(to: tmp)
+        try data.write(to: tmp)
         if rename(tmp.path, url.path) != 0 {
             let code = errno
             try? fm.removeItem(at: tmp)
