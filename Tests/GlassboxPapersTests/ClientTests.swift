@@ -3,11 +3,11 @@ import Testing
 @testable import GlassboxPapers
 
 /// Client settings for tests: short intervals, a cache in a fresh temporary directory.
-func testClient(_ server: LocalHTTPServer, interval: TimeInterval = 0.05, timeout: TimeInterval = 5, pageSize: Int = 2,
+func testClient(_ server: LocalHTTPServer, interval: TimeInterval = 0.05, timeout: TimeInterval = 5, pageSize: Int = 2, idBatch: Int = 2,
                 cache: URL? = nil) -> ArxivClient {
     let config = ArxivClientConfiguration(
         endpoint: server.baseURL.appendingPathComponent("api/query"), feedEndpoint: server.baseURL.appendingPathComponent("atom"),
-        minimumInterval: interval, maxAttempts: 3, backoffBase: 0.02, timeout: timeout, pageSize: pageSize, idBatchSize: 2,
+        minimumInterval: interval, maxAttempts: 3, backoffBase: 0.02, timeout: timeout, pageSize: pageSize, idBatchSize: idBatch,
         cacheDirectory: cache)
     return ArxivClient(configuration: config)
 }
