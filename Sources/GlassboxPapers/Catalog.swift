@@ -44,6 +44,15 @@ public struct Catalog: Sendable {
         self.problems = problems
     }
 
+    /// Loads a catalog that must exist (browsing and validation; sync may start an empty one).
+    public static func existing(_ directory: URL) throws -> Catalog {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw PapersError.io(path: directory.path, message: "no catalog directory here (use --catalog DIR)")
+        }
+        return try Catalog(directory: directory)
+    }
+
     public var papers: [Paper] { files.map(\.paper) }
 
     /// The file of a paper, by id in any accepted form (versioned, `arXiv:` prefix, …).
@@ -61,7 +70,9 @@ public struct Catalog: Sendable {
     public var root: URL { directory.deletingLastPathComponent() }
     public var defaultReproductionsDirectory: URL { root.appendingPathComponent("reproductions") }
     public var defaultResultsFile: URL { root.appendingPathComponent("reports/results.json") }
-    public var defaultRulesFile: URL { directory.appendingPathComponent("discover.yaml") }
+    public var defaultRulesFile: URL { Self.rulesFile(in: directory) }
+    /// `<catalog>/discover.yaml`.
+    public static func rulesFile(in directory: URL) -> URL { directory.appendingPathComponent("discover.yaml") }
     public var dismissedFile: URL { directory.appendingPathComponent("dismissed.txt") }
 }
 
