@@ -114,18 +114,41 @@ enum Tokenizer {
     static let stopwords: Set<String> = [
         "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "into", "is", "it", "its",
         "of", "on", "or", "that", "the", "their", "this", "to", "we", "was", "were", "which", "with", "our", "can", "these",
+        "s", "t",  // from possessives and contractions split at the apostrophe
     ]
 
     /// Lower-cased alphanumeric words, stop words dropped, with a light plural stemmer.
+    /// ASCII text is scanned byte by byte; words with other characters take the Unicode path.
     static func terms(_ text: String) -> [String] {
         var out: [String] = []
-        var current = ""
-        func flush() {
-            if !current.isEmpty, !stopwords.contains(current) { out.append(stem(current)) }
-            current = ""
+        var word: [UInt8] = []
+        word.reserveCapacity(32)
+        var nonASCII = false
+        func emit(_ w: String) {
+            if !w.isEmpty, !stopwords.contains(w) { out.append(stem(w)) }
         }
-        for ch in text.lowercased().unicodeScalars {
-            if CharacterSet.alphanumerics.contains(ch) { current.unicodeScalars.append(ch) } else { flush() }
+        func flush() {
+            if word.isEmpty { return }
+            let w = String(decoding: word, as: UTF8.self)
+            if nonASCII {
+                var current = ""
+                for ch in w.lowercased().unicodeScalars {
+                    if CharacterSet.alphanumerics.contains(ch) { current.unicodeScalars.append(ch) } else { emit(current); current = "" }
+                }
+                emit(current)
+            } else {
+                emit(w)
+            }
+            word.removeAll(keepingCapacity: true)
+            nonASCII = false
+        }
+        for b in text.utf8 {
+            switch b {
+            case 97...122, 48...57: word.append(b)
+            case 65...90: word.append(b + 32)
+            case 0x80...: word.append(b); nonASCII = true
+            default: flush()
+            }
         }
         flush()
         return out

@@ -130,3 +130,14 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 }
+
+@Suite struct TokenizerTests {
+    @Test(arguments: [
+        ("The Induction HEADS of GPT-2", ["induction", "head", "gpt", "2"]),
+        ("Studies of classes, lenses and buses", ["study", "class", "lense", "buse"]),
+        ("Ré-sumé: naïve Bayes’s limits — ℓ1 penalties", ["ré", "sumé", "naïve", "baye", "limit", "ℓ1", "penalty"]),
+    ] as [(String, [String])])
+    func terms(text: String, expected: [String]) {
+        #expect(Tokenizer.terms(text) == expected)
+    }
+}
