@@ -34,9 +34,11 @@ struct NetworkOptions: ParsableArguments {
     var noCache = false
 
     func client() throws -> ArxivClient {
-        guard let api = URL(string: endpoint), api.scheme != nil else { throw ValidationError("--endpoint: expected a URL, got '\(endpoint)'") }
-        guard let feeds = URL(string: feedEndpoint), feeds.scheme != nil else {
-            throw ValidationError("--feed-endpoint: expected a URL, got '\(feedEndpoint)'")
+        guard let api = URL(string: endpoint), ["http", "https"].contains(api.scheme ?? "") else {
+            throw PapersError.invalidArgument(name: "--endpoint", value: endpoint, expected: "an http(s) URL")
+        }
+        guard let feeds = URL(string: feedEndpoint), ["http", "https"].contains(feeds.scheme ?? "") else {
+            throw PapersError.invalidArgument(name: "--feed-endpoint", value: feedEndpoint, expected: "an http(s) URL")
         }
         let config = ArxivClientConfiguration(endpoint: api, feedEndpoint: feeds,
                                               cacheDirectory: noCache ? nil : ArxivClientConfiguration.defaultCacheDirectory)
@@ -233,8 +235,8 @@ struct PapersSync: ParsableCommand {
     @Flag(help: "Report what would change without writing.") var dryRun = false
 
     func run() throws {
-        let client = try network.client()
         try PapersOutput.run {
+            let client = try network.client()
             let report = try CatalogSync.sync(directory: options.directory, client: client, ids: ids.flatMap { $0.split(separator: ",").map(String.init) },
                                               query: query, limit: limit, dryRun: dryRun)
             if options.json { try PapersOutput.json(report); return }
@@ -257,8 +259,8 @@ struct PapersDiscover: ParsableCommand {
     @Flag(help: "Report what would be proposed without writing.") var dryRun = false
 
     func run() throws {
-        let client = try network.client()
         try PapersOutput.run {
+            let client = try network.client()
             let rulesURL = match.map { URL(fileURLWithPath: $0) } ?? Catalog.rulesFile(in: options.directory)
             let rules = try DiscoveryRules.load(rulesURL)
             var data: Data?

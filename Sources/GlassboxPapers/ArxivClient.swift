@@ -137,7 +137,7 @@ public final class ArxivClient: @unchecked Sendable {
     /// The daily announcement feed of `categories` (e.g. `["cs.LG", "cs.CL"]`).
     public func announcements(categories: [String]) throws -> AnnouncementFeed {
         guard !categories.isEmpty, categories.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0 == "." || $0 == "-" } }) else {
-            throw PapersError.invalidRules(path: "--feed", message: "expected categories such as cs.LG+cs.CL, got '\(categories.joined(separator: "+"))'")
+            throw PapersError.invalidArgument(name: "feed", value: categories.joined(separator: "+"), expected: "arXiv categories joined with '+', such as cs.LG+cs.CL")
         }
         var base = configuration.feedEndpoint.absoluteString
         if !base.hasSuffix("/") { base += "/" }

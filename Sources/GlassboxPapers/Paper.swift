@@ -58,9 +58,14 @@ public struct Paper: Sendable, Equatable, Codable {
     /// The body's `## Heading` sections, keyed by heading text, content trimmed.
     public var sections: [String: String] { MarkdownSections.parse(body) }
 
+    /// The content of the `## name` section, matching the heading case-insensitively.
+    public func section(_ name: String) -> String? {
+        sections.first { $0.key.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
     /// A one-line summary: the first sentence of `## Summary`, else of the abstract.
     public var oneLineSummary: String {
-        let summary = sections["Summary"].map(Self.plainText) ?? ""
+        let summary = section("Summary").map(Self.plainText) ?? ""
         let source = summary.isEmpty ? abstract : summary
         return Self.firstSentence(of: source)
     }

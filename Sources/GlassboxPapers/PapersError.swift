@@ -30,6 +30,8 @@ public enum PapersError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(id: String)
     /// The catalog has no paper with this id.
     case unknownPaper(String)
+    /// A command-line or API argument that cannot be used.
+    case invalidArgument(name: String, value: String, expected: String)
     /// A rules file (discover.yaml) that cannot be used.
     case invalidRules(path: String, message: String)
     /// Several problems at once (validation, sync).
@@ -63,6 +65,8 @@ public enum PapersError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(id): not returned by arXiv"
         case .unknownPaper(let id):
             return "no paper '\(id)' in the catalog"
+        case .invalidArgument(let name, let value, let expected):
+            return "\(name): expected \(expected), got '\(value)'"
         case .invalidRules(let path, let message):
             return "\(path): \(message)"
         case .multiple(let errors):

@@ -8,7 +8,7 @@ public struct SearchHit: Sendable, Equatable, Codable {
     public var score: Double
 }
 
-/// A BM25 index over title (weight 3), abstract and annotation (body, families, methods, tags),
+/// A BM25 index over title (weight 3), abstract with authors, and annotation (body, families, methods, tags),
 /// precomputed once so a query touches only the postings of its terms.
 public struct SearchIndex: Sendable {
     public static let k1: Float = 1.2
@@ -45,7 +45,7 @@ public struct SearchIndex: Sendable {
                 }
             }
             add(p.title, weight: Self.titleWeight)
-            add(p.abstract, weight: 1)
+            add(p.abstract + " " + p.authors.joined(separator: " "), weight: 1)
             add(p.body + " " + (p.families + p.methods + p.tags).joined(separator: " "), weight: 1)
             for (t, c) in counts.sorted(by: { $0.key < $1.key }) {
                 docs[t].append(Int32(d)); tfs[t].append(c)

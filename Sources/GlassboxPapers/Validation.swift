@@ -64,8 +64,7 @@ extension Catalog {
             }
             if !p.isCandidate {
                 if p.families.isEmpty { missing("families", "at least one method family (annotated papers)") }
-                let sections = p.sections
-                for s in Self.requiredSections where (sections[s] ?? "").isEmpty {
+                for s in Self.requiredSections where (p.section(s) ?? "").isEmpty {
                     problems.append(.malformedPaperFile(path: path, message: "body section '## \(s)' is missing or empty"))
                 }
             }

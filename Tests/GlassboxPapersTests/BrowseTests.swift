@@ -141,3 +141,19 @@ import Testing
         #expect(Tokenizer.terms(text) == expected)
     }
 }
+
+@Suite struct SectionTests {
+    @Test func headingsMatchCaseInsensitivelyAndFencesAreSkipped() {
+        let p = Paper(id: "1501.00001", title: "T", body: "## summary\n\nFirst sentence here. Second one.\n\n```\n## Key claims inside a fence\n```\n## Key Claims\n- x\n")
+        #expect(p.section("Summary")?.hasPrefix("First sentence here.") == true)
+        #expect(p.section("key claims") == "- x")
+        #expect(p.section("Method") == nil)
+        #expect(p.oneLineSummary == "First sentence here.")
+    }
+
+    @Test func authorsAreSearchable() {
+        let index = SearchIndex(papers: [Paper(id: "1501.00001", title: "A", authors: ["Nelson Elhage"]),
+                                         Paper(id: "1501.00002", title: "B", authors: ["Chris Olah"])])
+        #expect(index.search("elhage").map(\.id) == ["1501.00001"])
+    }
+}
