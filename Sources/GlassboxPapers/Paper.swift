@@ -167,7 +167,8 @@ enum MarkdownSections {
                 result[c] = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
-        for line in body.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in body.components(separatedBy: "\n") {
+            let line = rawLine.hasSuffix("\r") ? Substring(rawLine.dropLast()) : Substring(rawLine)
             if line.hasPrefix("```") { inFence.toggle() }
             if !inFence, line.hasPrefix("## ") {
                 flush()

@@ -78,26 +78,20 @@ public struct PaperFile: Sendable {
 
     /// Splits into (opening `---` line, front matter, closing line + rest, body).
     private static func split(_ text: String, path: String) throws -> (String, String, String, String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = first.dropFirst() }
+        // Line starts, found on UTF-8 bytes so that "\r\n" (one Character) also ends a line.
+        let all = text
+        let offsets = lineStarts(all)
+        func line(_ i: Int) -> Substring { all[offsets[i]..<(i + 1 < offsets.count ? offsets[i + 1] : all.endIndex)] }
         func isMarker(_ line: Substring, _ markers: [String]) -> Bool {
-            let t = line.hasSuffix("\r") ? line.dropLast() : line
-            return markers.contains(where: { t.trimmingCharacters(in: .whitespaces) == $0 })
+            var t = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            if t.hasPrefix("\u{FEFF}") { t.removeFirst() }
+            return markers.contains(t)
         }
-        guard let first = lines.first, isMarker(first, ["---"]) else {
+        guard !offsets.isEmpty, isMarker(line(0), ["---"]) else {
             throw PapersError.malformedPaperFile(path: path, message: "expected the file to start with a '---' line opening the YAML front matter")
         }
-        guard let end = lines.indices.dropFirst().first(where: { isMarker(lines[$0], ["---", "..."]) }) else {
+        guard offsets.count > 1, let end = (1..<offsets.count).first(where: { isMarker(line($0), ["---", "..."]) }) else {
             throw PapersError.malformedPaperFile(path: path, message: "front matter is not closed by a '---' line")
-        }
-        // Rebuild exact substrings from the original text using UTF-8 offsets.
-        let all = text
-        var offsets: [String.Index] = []  // start index of every line
-        var idx = all.startIndex
-        offsets.append(idx)
-        while let nl = all[idx...].firstIndex(of: "\n") {
-            idx = all.index(after: nl)
-            offsets.append(idx)
         }
         let opening = String(all[offsets[0]..<offsets[1]])
         let front = String(all[offsets[1]..<offsets[end]])
@@ -160,15 +154,8 @@ struct FrontMatterSegment: Sendable {
     static func segment(_ front: String) -> [FrontMatterSegment] {
         var result: [FrontMatterSegment] = []
         var pendingOther = ""
-        var lines: [Substring] = []
-        var rest = Substring(front)
-        while !rest.isEmpty {
-            if let nl = rest.firstIndex(of: "\n") {
-                lines.append(rest[...nl]); rest = rest[rest.index(after: nl)...]
-            } else {
-                lines.append(rest); rest = ""
-            }
-        }
+        let starts = lineStarts(front)
+        let lines = starts.indices.map { i in front[starts[i]..<(i + 1 < starts.count ? starts[i + 1] : front.endIndex)] }
         for line in lines {
             let content = line.trimmingCharacters(in: .newlines)
             if let key = topLevelKey(content) {
@@ -316,4 +303,18 @@ struct FieldReader {
         if let s = n.scalar?.string { return [s] }
         throw PapersError.invalidField(path: path, field: key, expected: "a list of text values")
     }
+}
+
+/// The start index of every line of `text` (split after each "\n" byte); empty text has none.
+func lineStarts(_ text: String) -> [String.Index] {
+    guard !text.isEmpty else { return [] }
+    var starts = [text.startIndex]
+    let utf8 = text.utf8
+    var i = utf8.startIndex
+    while let nl = utf8[i...].firstIndex(of: 0x0A) {
+        i = utf8.index(after: nl)
+        if i == utf8.endIndex { break }
+        starts.append(i)
+    }
+    return starts
 }

@@ -149,3 +149,44 @@ import Testing
         #expect(text.contains("body section '## Summary' is missing"))
     }
 }
+
+/// Sync must cope with front matter written in any YAML style by people.
+@Suite struct FrontMatterStyleTests {
+    static let body = "\n## Summary\n\nHand-written. Keep it.\n"
+    static let styles: [String] = [
+        // Literal block abstract, flow authors, comments between fields.
+        "---\nid: 2209.10652\nversion: 1\ntitle: Toy Models of Superposition\nauthors: [Nelson Elhage, Tristan Hume]\n# people below\nfamilies: [superposition]\nabstract: |\n  Old abstract line one\n  and line two.\n\n  Second paragraph.\ntags: [a]\n---\n",
+        // Plain multi-line scalar, block list at column 0, CRLF line ends.
+        "---\r\nid: '2209.10652'\r\ntitle: Toy Models\r\n  of Superposition\r\nauthors:\r\n- Nelson Elhage\r\n- Tristan Hume\r\nabstract: Old abstract\r\n  continued here.\r\nmethods:\r\n- toy-model\r\n---\r\n",
+        // Sync fields after the hand-written ones, quoted keys, no version yet.
+        "---\nfamilies:\n  - superposition\n\"id\": \"2209.10652v1\"\ntitle: \"Toy Models of Superposition\"\nabstract: >\n  Old folded\n  abstract.\nauthors:\n  - Nelson Elhage\n  - Tristan Hume\nreproductions: []\n---\n",
+    ]
+
+    @Test(arguments: 0..<3)
+    func rewriteKeepsHandWrittenText(style: Int) throws {
+        let text = Self.styles[style] + Self.body
+        let file = try PaperFile(text: text, path: "style\(style).md")
+        #expect(file.paper.id == "2209.10652")
+        #expect(file.paper.title == "Toy Models of Superposition")
+        #expect(file.paper.authors == ["Nelson Elhage", "Tristan Hume"])
+        var new = file.paper.syncFields
+        new.version = 3
+        new.abstract = "A new abstract: with YAML-looking text - [x] {y} # z."
+        new.authors = ["Nelson Elhage", "Tristan Hume", "Chris Olah"]
+        new.categories = ["cs.LG"]
+        let out = file.rewriting(syncFields: new)
+        let again = try PaperFile(text: out, path: "out.md")
+        #expect(again.paper.syncFields == new)
+        #expect(again.paper.body == file.paper.body)
+        #expect(again.paper.families == file.paper.families)
+        #expect(again.paper.methods == file.paper.methods)
+        #expect(again.paper.tags == file.paper.tags)
+        #expect(again.paper.reproductions == file.paper.reproductions)
+        // Lines of hand-written fields and of unchanged sync fields are still there, verbatim.
+        for line in text.components(separatedBy: "\n") where line.hasPrefix("title") || line.hasPrefix("#")
+            || line.hasPrefix("families") || line.hasPrefix("tags") || line.hasPrefix("methods") || line.hasPrefix("- toy") {
+            #expect(out.contains(line))
+        }
+        #expect(out.hasSuffix(Self.body))
+    }
+}
