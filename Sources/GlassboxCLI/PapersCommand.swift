@@ -33,6 +33,9 @@ struct NetworkOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not read or write the response cache ($GLASSBOX_CACHE/arxiv).")
     var noCache = false
 
+    @Flag(name: .shortAndLong, help: "Print each request and retry to standard error.")
+    var verbose = false
+
     func client() throws -> ArxivClient {
         guard let api = URL(string: endpoint), ["http", "https"].contains(api.scheme ?? "") else {
             throw PapersError.invalidArgument(name: "--endpoint", value: endpoint, expected: "an http(s) URL")
@@ -42,7 +45,8 @@ struct NetworkOptions: ParsableArguments {
         }
         let config = ArxivClientConfiguration(endpoint: api, feedEndpoint: feeds,
                                               cacheDirectory: noCache ? nil : ArxivClientConfiguration.defaultCacheDirectory)
-        return ArxivClient(configuration: config)
+        let log: (@Sendable (String) -> Void)? = verbose ? { @Sendable message in PapersOutput.warn(message) } : nil
+        return ArxivClient(configuration: config, log: log)
     }
 }
 
@@ -57,7 +61,7 @@ enum PapersOutput {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
-    static func warn(_ message: String) {
+    nonisolated static func warn(_ message: String) {
         FileHandle.standardError.write(Data("glassbox papers: \(message)\n".utf8))
     }
 
@@ -77,6 +81,11 @@ enum PapersOutput {
         case .multiple(let all): return all.map(exitStatus).max() ?? 1
         default: return 2
         }
+    }
+
+    static func warnAbout(_ view: CatalogView) {
+        for p in view.catalog.problems { warn("skipped: \(p.description)") }
+        if let p = view.resultsProblem { warn("ignoring results: \(p.description)") }
     }
 
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
@@ -105,8 +114,8 @@ struct PapersList: ParsableCommand {
 
     func run() throws {
         try PapersOutput.run {
-            let view = try CatalogView(catalog: try Catalog.existing(options.directory))
-            for p in view.catalog.problems { PapersOutput.warn("skipped: \(p.description)") }
+            let view = CatalogView(catalog: try Catalog.existing(options.directory))
+            PapersOutput.warnAbout(view)
             let filter = PaperFilter(family: family, method: method, year: year, status: status,
                                      candidates: all ? .include : candidates ? .only : .exclude)
             let rows = view.list(filter)
@@ -131,7 +140,9 @@ struct PapersShow: ParsableCommand {
         try PapersOutput.run {
             let catalog = try Catalog.existing(options.directory)
             guard let paper = catalog.paper(id) else { throw PapersError.unknownPaper(id) }
-            let listing = try CatalogView(catalog: catalog).listing(id)
+            let view = CatalogView(catalog: catalog)
+            if let p = view.resultsProblem { PapersOutput.warn("ignoring results: \(p.description)") }
+            let listing = try view.listing(id)
             if options.json {
                 try PapersOutput.json(Details(paper: paper, status: listing.status, targets: listing.targets, url: listing.url))
                 return
@@ -189,8 +200,9 @@ struct PapersIndex: ParsableCommand {
     func run() throws {
         try PapersOutput.run {
             let catalog = try Catalog.existing(options.directory)
-            for p in catalog.problems { PapersOutput.warn("skipped: \(p.description)") }
-            let url = try CatalogIndex.write(try CatalogView(catalog: catalog))
+            let view = CatalogView(catalog: catalog)
+            PapersOutput.warnAbout(view)
+            let url = try CatalogIndex.write(view)
             if options.json { try PapersOutput.json(["file": url.path]) } else { print("wrote \(url.path)") }
         }
     }

@@ -49,15 +49,18 @@ public final class ArxivClient: @unchecked Sendable {
     public let configuration: ArxivClientConfiguration
     private let transport: HTTPTransport
     private let now: @Sendable () -> Date
+    private let log: (@Sendable (String) -> Void)?
     private let lock = NSLock()
     private var lastRequestEnd: Date?
     private var _networkRequests = 0
 
     public init(configuration: ArxivClientConfiguration = ArxivClientConfiguration(),
-                transport: HTTPTransport = URLSessionTransport(), now: @escaping @Sendable () -> Date = { Date() }) {
+                transport: HTTPTransport = URLSessionTransport(), now: @escaping @Sendable () -> Date = { Date() },
+                log: (@Sendable (String) -> Void)? = nil) {
         self.configuration = configuration
         self.transport = transport
         self.now = now
+        self.log = log
     }
 
     /// Requests sent over the network so far (cache hits excluded).
@@ -116,6 +119,7 @@ public final class ArxivClient: @unchecked Sendable {
     /// page should have entries but it came back empty. Only parsed, error-free pages are cached.
     private func fetchFeed(_ url: URL, expectEntries: ((ArxivFeed) -> Bool)? = nil) throws -> ArxivFeed {
         if let cached = cacheRead(url), let feed = try? ArxivFeed.parse(cached, source: url.absoluteString) {
+            log?("cached \(url.absoluteString)")
             return feed
         }
         var attempt = 0
@@ -158,8 +162,12 @@ public final class ArxivClient: @unchecked Sendable {
     public func get(_ url: URL) throws -> Data {
         var lastFailure: PapersError = .transport(url: url.absoluteString, message: "no attempt made")
         for attempt in 1...configuration.maxAttempts {
-            if attempt > 1 { sleep(backoff(attempt - 1)) }
+            if attempt > 1 {
+                log?("retrying in \(String(format: "%.0f", backoff(attempt - 1))) s (\(lastFailure.description))")
+                sleep(backoff(attempt - 1))
+            }
             waitForSlot()
+            log?("GET \(url.absoluteString)")
             let outcome: Result<HTTPResponse, TransportFailure>
             do { outcome = .success(try transport.get(url, timeout: configuration.timeout)) }
             catch let f as TransportFailure { outcome = .failure(f) }

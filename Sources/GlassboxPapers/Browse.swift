@@ -138,14 +138,25 @@ public struct CatalogView: Sendable {
     public let catalog: Catalog
     public let links: [ReproductionLink]
     public let results: ResultsSummary?
+    /// Why the results file could not be used (it is then ignored and every paper is untested).
+    public let resultsProblem: PapersError?
     public let listings: [PaperListing]
 
-    /// `reproductions`/`results` default to the directories next to the catalog; a missing results
-    /// file means every paper is untested.
-    public init(catalog: Catalog, reproductionsDirectory: URL? = nil, resultsFile: URL? = nil) throws {
+    /// `reproductions`/`results` default to the directories next to the catalog; a missing or
+    /// unreadable results file means every paper is untested (see `resultsProblem`).
+    public init(catalog: Catalog, reproductionsDirectory: URL? = nil, resultsFile: URL? = nil) {
         self.catalog = catalog
         self.links = ReproductionLink.load(directory: reproductionsDirectory ?? catalog.defaultReproductionsDirectory).links
-        self.results = try ResultsSummary.load(resultsFile ?? catalog.defaultResultsFile)
+        do {
+            self.results = try ResultsSummary.load(resultsFile ?? catalog.defaultResultsFile)
+            self.resultsProblem = nil
+        } catch let e as PapersError {
+            self.results = nil
+            self.resultsProblem = e
+        } catch {
+            self.results = nil
+            self.resultsProblem = .io(path: (resultsFile ?? catalog.defaultResultsFile).path, message: "\(error)")
+        }
         let linkByID = Dictionary(links.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var byPaper: [String: [String]] = [:]
         for l in links {

@@ -56,7 +56,7 @@ import Testing
 
 @Suite struct BrowseTests {
     func view() throws -> CatalogView {
-        try CatalogView(catalog: try Catalog(directory: Fixtures.catalog.appendingPathComponent("papers")))
+        CatalogView(catalog: try Catalog(directory: Fixtures.catalog.appendingPathComponent("papers")))
     }
 
     @Test func statusesFromResults() throws {
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func missingResultsMeansUntested() throws {
-        let v = try CatalogView(catalog: try Catalog(directory: Fixtures.catalog.appendingPathComponent("papers")),
+        let v = CatalogView(catalog: try Catalog(directory: Fixtures.catalog.appendingPathComponent("papers")),
                                 resultsFile: Fixtures.catalog.appendingPathComponent("reports/none.json"))
         #expect(v.results == nil)
         #expect(v.listings.allSatisfy { $0.status == .untested })
@@ -100,6 +100,16 @@ import Testing
         #expect(try ResultsSummary.parse(Data(json.utf8), path: "r.json").verdicts == expected)
     }
 
+    @Test func brokenResultsFileIsReportedAndIgnored() throws {
+        let root = try Fixtures.copyOfCatalog()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try "{ not json".write(to: root.appendingPathComponent("reports/results.json"), atomically: true, encoding: .utf8)
+        let v = CatalogView(catalog: try Catalog(directory: root.appendingPathComponent("papers")))
+        #expect(v.results == nil)
+        #expect(v.resultsProblem?.description.hasSuffix("reports/results.json: expected a JSON object with a 'targets' list") == true)
+        #expect(v.listings.allSatisfy { $0.status == .untested })
+    }
+
     @Test func invalidResultsJSONIsAClearError() {
         #expect(throws: PapersError.malformedPaperFile(path: "r.json", message: "expected a JSON object with a 'targets' list")) {
             try ResultsSummary.parse(Data("[1, 2".utf8), path: "r.json")
@@ -122,7 +132,7 @@ import Testing
         let root = try Fixtures.copyOfCatalog()
         defer { try? FileManager.default.removeItem(at: root) }
         let catalog = try Catalog(directory: root.appendingPathComponent("papers"))
-        let url = try CatalogIndex.write(try CatalogView(catalog: catalog))
+        let url = try CatalogIndex.write(CatalogView(catalog: catalog))
         #expect(url.lastPathComponent == "README.md")
         let reloaded = try Catalog(directory: root.appendingPathComponent("papers"))
         #expect(reloaded.papers.count == 4 && reloaded.problems.isEmpty)

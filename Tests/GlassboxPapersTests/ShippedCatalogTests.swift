@@ -13,7 +13,7 @@ import Testing
         let report = catalog.validate(reproductionsDirectory: Self.repository.appendingPathComponent("reproductions"))
         #expect(report.problems.map(\.description) == [])
         // Every paper parses into the listing used by list / show / index.
-        let view = try CatalogView(catalog: catalog)
+        let view = CatalogView(catalog: catalog)
         #expect(view.listings.count == catalog.files.count)
     }
 
