@@ -251,6 +251,7 @@ struct PapersSync: ParsableCommand {
             let client = try network.client()
             let report = try CatalogSync.sync(directory: options.directory, client: client, ids: ids.flatMap { $0.split(separator: ",").map(String.init) },
                                               query: query, limit: limit, dryRun: dryRun)
+            for s in report.skipped { PapersOutput.warn("skipped: \(s)") }
             if options.json { try PapersOutput.json(report); return }
             for c in report.added { print("added    \(c.id)  \(c.title)") }
             for c in report.updated { print("updated  \(c.id)  \(c.fields.joined(separator: ", "))") }

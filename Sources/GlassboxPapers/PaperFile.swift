@@ -177,8 +177,7 @@ struct FrontMatterSegment: Sendable {
 
     /// `key:` at column 0 (plain or quoted key), else nil.
     static func topLevelKey(_ line: String) -> String? {
-        guard let first = line.first, !first.isWhitespace, first != "#", first != "-" || line.hasPrefix("-:") == false else { return nil }
-        if first == "-" { return nil }
+        guard let first = line.first, !first.isWhitespace, first != "#", first != "-" else { return nil }
         var key: String
         var rest: Substring
         if first == "\"" || first == "'" {

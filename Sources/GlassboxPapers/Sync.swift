@@ -15,6 +15,8 @@ public struct CatalogChange: Sendable, Equatable, Codable {
 /// The outcome of `papers sync`.
 public struct SyncReport: Sendable, Equatable, Codable {
     public var changes: [CatalogChange]
+    /// Catalog files that did not parse and were left alone.
+    public var skipped: [String] = []
     public var added: [CatalogChange] { changes.filter { $0.kind == .added } }
     public var updated: [CatalogChange] { changes.filter { $0.kind == .updated } }
     public var unchanged: [CatalogChange] { changes.filter { $0.kind == .unchanged } }
@@ -44,7 +46,9 @@ public enum CatalogSync {
             let known = catalog.papers.compactMap(\.paperID).filter(\.isArxiv).map(\.unversioned)
             if !known.isEmpty { entries += try client.fetch(ids: known) }
         }
-        return try apply(entries: entries, to: catalog, dryRun: dryRun)
+        var report = try apply(entries: entries, to: catalog, dryRun: dryRun)
+        report.skipped = catalog.problems.map(\.description)
+        return report
     }
 
     /// Applies fetched entries to a catalog (see `sync`).

@@ -117,6 +117,19 @@ import Testing
         #expect(try Fixtures.snapshot(root) == before)
     }
 
+    @Test func unparseableFilesAreSkippedAndReported() throws {
+        let root = try Fixtures.copyOfCatalog()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let papers = root.appendingPathComponent("papers")
+        try "---\nid: [oops\n---\n".write(to: papers.appendingPathComponent("2301.05217.md"), atomically: true, encoding: .utf8)
+        let server = try LocalHTTPServer { _, _ in fixtureReply("atom/tms-v2.xml") }
+        defer { server.stop() }
+        let report = try CatalogSync.sync(directory: papers, client: testClient(server), ids: ["2209.10652"])
+        #expect(report.skipped.count == 1)
+        #expect(report.skipped.first?.contains("2301.05217.md: front matter is not valid YAML") == true)
+        #expect(try String(contentsOf: papers.appendingPathComponent("2301.05217.md"), encoding: .utf8) == "---\nid: [oops\n---\n")
+    }
+
     @Test func webIDsCannotBeSynced() throws {
         let server = try LocalHTTPServer { _, _ in .init(status: 500, "x") }
         defer { server.stop() }
