@@ -204,6 +204,25 @@ import Testing
         #expect(try Fixtures.snapshot(root) == before)
     }
 
+    @Test func savedRSSFeedIsReadWithoutAFeedRequest() throws {
+        let root = try Fixtures.copyOfCatalog()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let papers = root.appendingPathComponent("papers")
+        let server = try LocalHTTPServer { req, _ in
+            req.query["id_list"] == "2402.14001" ? fixtureReply("atom/discovery-resolve.xml") : .init(status: 400, "unexpected \(req.target)")
+        }
+        defer { server.stop() }
+        let rules = try DiscoveryRules.load(papers.appendingPathComponent("discover.yaml"))
+        let feed = Data(try Fixtures.text("feeds/cs.LG-rss-2024-02-23.xml").utf8)
+        let dry = try Discovery.discover(directory: papers, client: testClient(server), rules: rules, feedData: feed, dryRun: true)
+        #expect(dry.proposed.map(\.id) == ["2402.14001"])
+        #expect(try Catalog(directory: papers).paper("2402.14001") == nil)
+        let report = try Discovery.discover(directory: papers, client: testClient(server), rules: rules, feedData: feed)
+        #expect(report.proposed.map(\.id) == ["2402.14001"])
+        #expect(try Catalog(directory: papers).paper("2402.14001")?.isCandidate == true)
+        #expect(server.requests.allSatisfy { $0.path == "/api/query" })
+    }
+
     @Test func annotatedPapersCannotBeDismissed() throws {
         let root = try Fixtures.copyOfCatalog()
         defer { try? FileManager.default.removeItem(at: root) }
