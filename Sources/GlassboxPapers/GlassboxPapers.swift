@@ -1,2 +1,0 @@
-// GlassboxPapers — the paper catalog and the arXiv client.
-import Foundation
