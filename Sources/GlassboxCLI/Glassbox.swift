@@ -6,6 +6,10 @@ struct GlassboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glassbox",
         abstract: "Reproducible LLM interpretability: methods, models, papers and reproduction targets.",
-        subcommands: []
+        subcommands: [
+            ReproduceCommand.self,
+            CheckCommand.self,
+            RecipesCommand.self,
+        ]
     )
 }
