@@ -56,7 +56,51 @@ public struct Heatmap: SVGRenderable, Equatable {
         return min(44, max(6, (560 / longest).rounded(.down)))
     }
 
+    /// Matrices with more rows or columns than this are drawn block-averaged, so the SVG
+    /// stays small (at most 128 × 128 cells) whatever the input.
+    public static let maximumSide = 128
+
+    /// The block-averaged heatmap drawn for large inputs (same colour scale), or nil
+    /// when the matrix is small enough to draw cell by cell.
+    public func pooled() -> Heatmap? {
+        let fr = (rowCount + Self.maximumSide - 1) / Self.maximumSide
+        let fc = (columnCount + Self.maximumSide - 1) / Self.maximumSide
+        guard fr > 1 || fc > 1 else { return nil }
+        let rows = (rowCount + fr - 1) / fr, cols = (columnCount + fc - 1) / fc
+        var pooledValues = Array(repeating: Array(repeating: Double.nan, count: cols), count: rows)
+        for r in 0..<rows {
+            for c in 0..<cols {
+                var sum = 0.0, n = 0
+                for i in (r * fr)..<min(rowCount, (r + 1) * fr) {
+                    for j in (c * fc)..<min(values[i].count, (c + 1) * fc) where values[i][j].isFinite {
+                        sum += values[i][j]
+                        n += 1
+                    }
+                }
+                if n > 0 { pooledValues[r][c] = sum / Double(n) }
+            }
+        }
+        func blockLabels(_ labels: [String], _ count: Int, _ f: Int, _ blocks: Int) -> [String] {
+            (0..<blocks).map { b in
+                let lo = b * f, hi = min(count, (b + 1) * f) - 1
+                let first = lo < labels.count ? labels[lo] : String(lo)
+                let last = hi < labels.count ? labels[hi] : String(hi)
+                return f == 1 ? first : "\(first)–\(last)"
+            }
+        }
+        var copy = self
+        copy.values = pooledValues
+        copy.rowLabels = blockLabels(rowLabels, rowCount, fr, rows)
+        copy.columnLabels = blockLabels(columnLabels, columnCount, fc, cols)
+        copy.cellText = nil
+        copy.showValues = false
+        copy.cellSize = nil
+        copy.title = (title.map { $0 + " " } ?? "") + "(mean over \(fr)×\(fc) blocks)"
+        return copy
+    }
+
     public func svg() -> String {
+        if let pooled = pooled() { return pooled.svg() }
         let cell = resolvedCellSize
         let rows = rowCount, cols = columnCount
         let rowLabelWidth = (rowLabels.map { SVGStyle.textWidth($0, size: SVGStyle.tickSize) }.max() ?? 0)

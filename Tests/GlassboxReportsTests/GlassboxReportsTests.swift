@@ -130,6 +130,37 @@ func significantFormatting(value: Double, expected: String) {
     #expect(!cells.contains(">0.2</text>"))
 }
 
+@Test func largeHeatmapsAreBlockAveraged() throws {
+    // 300 × 300, value = row index: blocks of 3×3 rows average to the middle row.
+    let values = (0..<300).map { r in Array(repeating: Double(r), count: 300) }
+    let map = Heatmap(values: values, title: "big")
+    let pooled = try #require(map.pooled())
+    #expect(pooled.rowCount == 100 && pooled.columnCount == 100)
+    #expect(pooled.values[0][0] == 1)      // mean of rows 0, 1, 2
+    #expect(pooled.values[99][5] == 298)   // mean of rows 297, 298, 299
+    #expect(pooled.rowLabels[1] == "3–5")
+    #expect(pooled.title == "big (mean over 3×3 blocks)")
+    let svg = map.svg()
+    let cells = svg.components(separatedBy: "<g class=\"cells\">")[1].components(separatedBy: "</g>\n  <rect")[0]
+    #expect(count("<rect", in: cells) == 10_000)
+    #expect(Heatmap(values: [[1, 2]]).pooled() == nil)
+}
+
+@Test func longSeriesAreDecimatedWithoutLosingExtremes() {
+    let n = 20_000
+    let ys: [Double] = (0..<n).map { i in i == 12_345 ? 50 : sin(Double(i) / 500) }
+    let chart = LineChart(series: [Series(name: "loss", y: ys)])
+    let svg = chart.svg()
+    let path = svg.components(separatedBy: " d=\"")[1].prefix { $0 != "\"" }
+    let points = path.split(separator: " ").count / 2
+    #expect(points < 4 * 640 && points > 500)
+    // The spike survives decimation: y = 50 is the top of the domain, drawn at the
+    // plot's top edge (16 px without a title).
+    let yCoords = path.split(separator: " ").enumerated().filter { $0.offset % 2 == 1 }.map { Double($0.element)! }
+    #expect(yCoords.min() == 16)
+    #expect(svg.utf8.count < 120_000)
+}
+
 // MARK: - Line, bar, scatter
 
 @Test func lineChartHasOnePathPerSeriesAndALegend() {
