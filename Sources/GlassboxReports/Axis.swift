@@ -27,12 +27,12 @@ public struct AxisScale: Sendable, Equatable {
 
     /// Tick values inside the domain: 1-2-5 steps (linear) or powers of ten (log).
     public func ticks(target: Int = 6) -> [Double] {
-        logarithmic ? Axis.logTicks(lower, upper) : Axis.niceTicks(lower, upper, target: target)
+        logarithmic ? ChartAxis.logTicks(lower, upper) : ChartAxis.niceTicks(lower, upper, target: target)
     }
 }
 
 /// Tick and domain helpers.
-public enum Axis {
+public enum ChartAxis {
     /// The 1-2-5 step that gives about `target` intervals over `span`.
     public static func niceStep(span: Double, target: Int) -> Double {
         guard span > 0, span.isFinite else { return 1 }

@@ -183,9 +183,9 @@ public struct Heatmap: SVGRenderable, Equatable {
 
     /// Tick values and labels along the colour bar.
     func colorBarTicks() -> [(Double, String)] {
-        let ticks = Axis.niceTicks(scale.lower, scale.upper, target: 5)
+        let ticks = ChartAxis.niceTicks(scale.lower, scale.upper, target: 5)
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
-        return ticks.map { ($0, Axis.label($0, step: step)) }
+        return ticks.map { ($0, ChartAxis.label($0, step: step)) }
     }
 
     private func drawColorBar(_ w: inout SVGWriter, x: Double, y: Double, width: Double, height: Double, ticks: [(Double, String)]) {

@@ -105,21 +105,21 @@ struct ValueAxis {
         self.logarithmic = logarithmic
         if logarithmic {
             let positive = values.filter { $0 > 0 && $0.isFinite }
-            let (lo, hi) = fixed ?? Axis.logDomain(positive.min() ?? 1, positive.max() ?? 10)
+            let (lo, hi) = fixed ?? ChartAxis.logDomain(positive.min() ?? 1, positive.max() ?? 10)
             lower = lo; upper = hi
-            ticks = Axis.logTicks(lo, hi)
-            labels = ticks.map(Axis.label(logValue:))
+            ticks = ChartAxis.logTicks(lo, hi)
+            labels = ticks.map(ChartAxis.label(logValue:))
         } else {
             let finite = values.filter(\.isFinite)
-            let (lo, hi) = fixed ?? Axis.niceDomain(finite.min() ?? 0, finite.max() ?? 1, includeZero: includeZero)
+            let (lo, hi) = fixed ?? ChartAxis.niceDomain(finite.min() ?? 0, finite.max() ?? 1, includeZero: includeZero)
             lower = lo; upper = hi
             // Ticks on the same step the domain was rounded to, so the frame ends on a tick.
             var dataLo = finite.min() ?? 0, dataHi = finite.max() ?? 1
             if includeZero { dataLo = min(dataLo, 0); dataHi = max(dataHi, 0) }
-            let step = fixed == nil && dataHi > dataLo ? Axis.niceStep(span: dataHi - dataLo, target: 6)
-                                                      : Axis.niceStep(span: hi - lo, target: 6)
-            ticks = Axis.ticks(lo, hi, step: step)
-            labels = ticks.map { Axis.label($0, step: step) }
+            let step = fixed == nil && dataHi > dataLo ? ChartAxis.niceStep(span: dataHi - dataLo, target: 6)
+                                                      : ChartAxis.niceStep(span: hi - lo, target: 6)
+            ticks = ChartAxis.ticks(lo, hi, step: step)
+            labels = ticks.map { ChartAxis.label($0, step: step) }
         }
     }
 
@@ -128,6 +128,6 @@ struct ValueAxis {
     }
 }
 
-extension Axis {
+extension ChartAxis {
     static func label(logValue: Double) -> String { logLabel(logValue) }
 }

@@ -7,7 +7,7 @@ public enum Tier: String, Sendable, Codable, CaseIterable, Equatable {
 }
 
 /// How a measured value is compared with the paper.
-public enum Check: Sendable, Equatable, Codable, CustomStringConvertible {
+public enum ExpectationCheck: Sendable, Equatable, Codable, CustomStringConvertible {
     case equals(Double)
     case atLeast(Double)
     case atMost(Double)
@@ -102,7 +102,7 @@ public enum PublishedValue: Sendable, Equatable, Codable, CustomStringConvertibl
 public struct Expectation: Sendable, Equatable {
     public var metric: String
     public var published: PublishedValue
-    public var check: Check
+    public var check: ExpectationCheck
     public var kind: ExpectationKind
     /// Why this check is the right reading of the paper.
     public var why: String?
@@ -111,7 +111,7 @@ public struct Expectation: Sendable, Equatable {
     /// Where the published number is printed; defaults to the manifest's `source`.
     public var source: String?
 
-    public init(metric: String, published: PublishedValue, check: Check, kind: ExpectationKind,
+    public init(metric: String, published: PublishedValue, check: ExpectationCheck, kind: ExpectationKind,
                 why: String? = nil, whyDirectional: String? = nil, source: String? = nil) {
         self.metric = metric
         self.published = published
@@ -309,7 +309,7 @@ extension Manifest {
                            whyDirectional: whyDirectional, source: try f.optionalString("source"))
     }
 
-    static func checkValue(_ node: Node, file: String, field: String) throws -> Check {
+    static func checkValue(_ node: Node, file: String, field: String) throws -> ExpectationCheck {
         let expected = "expected one of {equals: x}, {at_least: x}, {at_most: x}, {between: [lo, hi]}, {close: {value: x, tolerance: t}}"
         guard case .mapping(let m) = node, m.count == 1, let (k, v) = m.first, let key = k.string else {
             throw ReproductionError.invalidManifest(file: file, field: field, problem: expected)

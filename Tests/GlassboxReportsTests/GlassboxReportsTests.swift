@@ -75,13 +75,13 @@ func significantFormatting(value: Double, expected: String) {
 // MARK: - Axes
 
 @Test func niceTicksUseOneTwoFiveSteps() {
-    #expect(Axis.niceTicks(0, 1, target: 5) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
-    #expect(Axis.niceTicks(0, 100, target: 5) == [0, 20, 40, 60, 80, 100])
-    #expect(Axis.logTicks(0.001, 10) == [0.001, 0.01, 0.1, 1, 10])
-    #expect(Axis.niceDomain(0.13, 0.87) == (0.0, 1.0))
-    #expect(Axis.niceDomain(0.13, 0.87, target: 10) == (0.1, 0.9))
-    #expect(Axis.label(0.6000000000000001, step: 0.2) == "0.6")
-    #expect(Axis.label(2.5, step: 2.5) == "2.5")
+    #expect(ChartAxis.niceTicks(0, 1, target: 5) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
+    #expect(ChartAxis.niceTicks(0, 100, target: 5) == [0, 20, 40, 60, 80, 100])
+    #expect(ChartAxis.logTicks(0.001, 10) == [0.001, 0.01, 0.1, 1, 10])
+    #expect(ChartAxis.niceDomain(0.13, 0.87) == (0.0, 1.0))
+    #expect(ChartAxis.niceDomain(0.13, 0.87, target: 10) == (0.1, 0.9))
+    #expect(ChartAxis.label(0.6000000000000001, step: 0.2) == "0.6")
+    #expect(ChartAxis.label(2.5, step: 2.5) == "2.5")
 }
 
 @Test func axisScaleMapsLinearAndLog() {

@@ -131,19 +131,19 @@ func registryValidatesManifestAgainstRecipe(replacing old: String, with new: Str
 }
 
 @Test(arguments: [
-    (Check.equals(5), 5.0, true), (.equals(5), 5.0000001, false), (.atLeast(1), 1, true), (.atLeast(1), 0.99, false),
+    (ExpectationCheck.equals(5), 5.0, true), (.equals(5), 5.0000001, false), (.atLeast(1), 1, true), (.atLeast(1), 0.99, false),
     (.atMost(0.1), 0.1, true), (.atMost(0.1), .nan, false), (.between(1, 2), 2, true), (.between(1, 2), 2.01, false),
     (.close(value: 3, tolerance: 0.5), 2.5, true), (.close(value: 3, tolerance: 0.5), 3.51, false),
 ])
-func checksHoldTwoSided(check: Check, measured: Double, holds: Bool) {
+func checksHoldTwoSided(check: ExpectationCheck, measured: Double, holds: Bool) {
     #expect(check.holds(measured) == holds)
 }
 
 @Test func checkDescriptions() {
-    #expect(Check.close(value: 0.5, tolerance: 0.05).description == "0.5 ± 0.05")
-    #expect(Check.between(0.2, 0.4).description == "in [0.2, 0.4]")
-    #expect(Check.atLeast(0.9).description == "≥ 0.9")
-    #expect(Check.equals(1.998046875).description == "= 1.998046875")
+    #expect(ExpectationCheck.close(value: 0.5, tolerance: 0.05).description == "0.5 ± 0.05")
+    #expect(ExpectationCheck.between(0.2, 0.4).description == "in [0.2, 0.4]")
+    #expect(ExpectationCheck.atLeast(0.9).description == "≥ 0.9")
+    #expect(ExpectationCheck.equals(1.998046875).description == "= 1.998046875")
     #expect(formatMetric(3.140592653839794) == "3.14059")
     #expect(formatMetric(1.998046875) == "1.99805")
     #expect(formatMetric(2.5e-7) == "2.5e-07")
