@@ -2,6 +2,26 @@ import ArgumentParser
 import Foundation
 import Glassbox
 
+/// Writes one outcome at a time from the runner's callbacks; remembers the first failure.
+final class IncrementalReportWriter: @unchecked Sendable {
+    private let writer: ReportWriter
+    private let lock = NSLock()
+    private(set) var firstError: ReproductionError?
+
+    init(_ writer: ReportWriter) { self.writer = writer }
+
+    func write(_ outcome: Runner.Outcome) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard firstError == nil else { return }
+        do { try writer.write([outcome]) } catch let error as ReproductionError {
+            firstError = error
+        } catch {
+            firstError = .io(path: writer.reportsDirectory.path, reason: "\(error)")
+        }
+    }
+}
+
 struct ReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
@@ -38,14 +58,17 @@ struct ReproduceCommand: ParsableCommand {
                             environment: RunEnvironment.current(directory: repository.rootURL))
         let display = ProgressDisplay(total: targets.count)
         let jobs = selection.jobs
-        let outcomes = runBlocking { await runner.run(targets, jobs: jobs) { display.handle($0) } }
-        display.finish()
-        do {
-            let writer = ReportWriter(reportsDirectory: repository.reports)
-            try writer.write(outcomes)
-        } catch let error as ReproductionError {
-            throw cannotRun(error.description)
+        // Each report is written as soon as its target finishes, so an interrupted run keeps
+        // what it has done; the writes are serialised (results.json is merged each time).
+        let writer = IncrementalReportWriter(ReportWriter(reportsDirectory: repository.reports))
+        let outcomes = runBlocking {
+            await runner.run(targets, jobs: jobs) { event in
+                display.handle(event)
+                if case .finished(let outcome) = event { writer.write(outcome) }
+            }
         }
+        display.finish()
+        if let error = writer.firstError { throw cannotRun(error.description) }
         let results = outcomes.map(\.result)
         let passed = results.filter { $0.status == .passed }.count
         let failed = results.filter { $0.status == .failed || $0.status == .error }.count

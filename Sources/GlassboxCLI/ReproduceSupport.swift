@@ -114,7 +114,8 @@ final class ProgressDisplay: @unchecked Sendable {
             running[id] = "\(Int((fraction * 100).rounded()))%" + (message.isEmpty ? "" : " \(message)")
             // Redraw at most ten times a second.
             if Date().timeIntervalSince(lastDraw) < 0.1 { return }
-        case let .finished(result):
+        case let .finished(outcome):
+            let result = outcome.result
             running[result.id] = nil
             order.removeAll { $0 == result.id }
             done += 1

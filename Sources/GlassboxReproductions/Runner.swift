@@ -4,7 +4,9 @@ import Foundation
 public enum RunEvent: Sendable {
     case started(id: String, index: Int, total: Int)
     case progress(id: String, fraction: Double, message: String)
-    case finished(TargetResult)
+    /// A target is done; its outcome carries the figures, so a caller can write its
+    /// report at once (a long run then keeps what it has finished if interrupted).
+    case finished(Runner.Outcome)
 }
 
 /// Runs targets: resolves parameters, calls the recipe, evaluates the expectations.
@@ -42,7 +44,7 @@ public struct Runner: Sendable {
                     let outcome = self.runOne(m) { fraction, message in
                         events(.progress(id: m.id, fraction: fraction, message: message))
                     }
-                    events(.finished(outcome.result))
+                    events(.finished(outcome))
                     return (i, outcome)
                 }
             }
