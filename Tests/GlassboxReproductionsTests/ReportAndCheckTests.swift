@@ -190,3 +190,19 @@ func count(of needle: String, in text: String) -> Int { text.components(separate
     try ResultsFile(targets: ["t": r]).write(to: url)
     #expect(try ResultsFile.load(from: url).targets["t"]?.metrics["kl"] == .infinity)
 }
+
+@Test func figuresOfAnEarlierRunAreRemovedWhenNoLongerDrawn() async throws {
+    let reports = try temporaryDirectory()
+    _ = try await runAndWrite(reports, only: ["leibniz-pi"])
+    let figure = reports.appendingPathComponent("figures/leibniz-pi-partial-sums.svg")
+    #expect(FileManager.default.fileExists(atPath: figure.path))
+    // Rerun where even toy models are unavailable: skipped, no figure.
+    let manifest = try fixtureManifests().first { $0.id == "leibniz-pi" }!
+    let outcome = runner(resolver: StaticModelResolver([:])).runOne(manifest)
+    #expect(outcome.result.status == .skipped)
+    try ReportWriter(reportsDirectory: reports).write([outcome])
+    #expect(!FileManager.default.fileExists(atPath: figure.path))
+    let report = try String(contentsOf: reports.appendingPathComponent("leibniz-pi.md"), encoding: .utf8)
+    #expect(!report.contains("## Figures"))
+    #expect(try ResultsFile.load(from: reports.appendingPathComponent("results.json")).targets["leibniz-pi"]?.status == .skipped)
+}
