@@ -125,7 +125,7 @@ public struct Heatmap: SVGRenderable, Equatable {
             w.text(title, x: width / 2, y: 24, size: SVGStyle.titleSize, anchor: "middle", weight: "600")
         }
         // Cells.
-        w.open("g", [("class", "cells")])
+        w.open("g", [("class", "cells"), ("shape-rendering", "crispEdges")])
         for r in 0..<rows {
             for c in 0..<values[r].count {
                 let v = values[r][c]
@@ -189,15 +189,18 @@ public struct Heatmap: SVGRenderable, Equatable {
     }
 
     private func drawColorBar(_ w: inout SVGWriter, x: Double, y: Double, width: Double, height: Double, ticks: [(Double, String)]) {
-        let steps = 48
-        let h = height / Double(steps)
-        w.open("g", [("class", "color-bar")])
-        for i in 0..<steps {
-            // Top of the bar is the upper end of the scale.
-            let t = 1 - (Double(i) + 0.5) / Double(steps)
-            let v = scale.lower + t * (scale.upper - scale.lower)
-            w.element("rect", [("x", .number(x)), ("y", .number(y + Double(i) * h)), ("width", .number(width)), ("height", .number(h + 0.3)), ("fill", .text(scale.color(for: v).hex))])
+        // The scale is piecewise linear between its stops, so a gradient with the same
+        // stops reproduces it exactly (top = upper end).
+        let stops = scale.stops
+        w.open("defs")
+        w.open("linearGradient", [("id", "colorbar"), ("x1", 0), ("y1", 1), ("x2", 0), ("y2", 0)])
+        for (i, color) in stops.enumerated() {
+            w.element("stop", [("offset", .number(Double(i) / Double(stops.count - 1))), ("stop-color", .text(color.hex))])
         }
+        w.close("linearGradient")
+        w.close("defs")
+        w.open("g", [("class", "color-bar")])
+        w.element("rect", [("x", .number(x)), ("y", .number(y)), ("width", .number(width)), ("height", .number(height)), ("fill", "url(#colorbar)")])
         w.element("rect", [("x", .number(x)), ("y", .number(y)), ("width", .number(width)), ("height", .number(height)), ("fill", "none"), ("stroke", .text(SVGStyle.axisColor)), ("stroke-width", 0.8)])
         for (v, label) in ticks {
             let ty = y + (1 - scale.position(v)) * height

@@ -105,10 +105,11 @@ func significantFormatting(value: Double, expected: String) {
     #expect(map.cellColor(row: 0, column: 2).hex == "#2166ac")
     #expect(map.cellColor(row: 0, column: 1).hex == "#f7f7f7")
     // Six cells, each a rect with a tooltip, plus the grid frame and the colour bar (48 slices + frame).
-    let cells = svg.components(separatedBy: "<g class=\"cells\">")[1].components(separatedBy: "</g>\n  <rect")[0]
+    let cells = svg.components(separatedBy: "<g class=\"cells\" shape-rendering=\"crispEdges\">")[1].components(separatedBy: "</g>\n  <rect")[0]
     #expect(count("<rect", in: cells) == 6)
     #expect(count("<title>", in: cells) == 6)
-    #expect(count("<rect", in: svg) == 1 + 6 + 1 + 48 + 1)
+    #expect(count("<rect", in: svg) == 1 + 6 + 1 + 1 + 1)
+    #expect(count("<stop ", in: svg) == 9)  // the diverging scale's nine stops
     #expect(svg.contains("fill=\"#b2182b\""))
     #expect(svg.contains(">-0.5</text>"))
     #expect(svg.contains("<title>b, y: -0.5</title>"))
@@ -126,7 +127,7 @@ func significantFormatting(value: Double, expected: String) {
     let svg = map.svg()
     #expect(svg.contains(">Paris</text>"))
     #expect(svg.contains(">&lt;s&gt;</text>"))
-    let cells = svg.components(separatedBy: "<g class=\"cells\">")[1].components(separatedBy: "</g>\n  <rect")[0]
+    let cells = svg.components(separatedBy: "<g class=\"cells\" shape-rendering=\"crispEdges\">")[1].components(separatedBy: "</g>\n  <rect")[0]
     #expect(!cells.contains(">0.2</text>"))
 }
 
@@ -141,7 +142,7 @@ func significantFormatting(value: Double, expected: String) {
     #expect(pooled.rowLabels[1] == "3–5")
     #expect(pooled.title == "big (mean over 3×3 blocks)")
     let svg = map.svg()
-    let cells = svg.components(separatedBy: "<g class=\"cells\">")[1].components(separatedBy: "</g>\n  <rect")[0]
+    let cells = svg.components(separatedBy: "<g class=\"cells\" shape-rendering=\"crispEdges\">")[1].components(separatedBy: "</g>\n  <rect")[0]
     #expect(count("<rect", in: cells) == 10_000)
     #expect(Heatmap(values: [[1, 2]]).pooled() == nil)
 }
@@ -314,7 +315,38 @@ func sampleCharts() -> [(String, any SVGRenderable)] {
     let scatter = ScatterPlot(series: [Series(name: "features", points: pentagon)],
                               title: "Feature directions in the 2-D hidden space", xLabel: "h₁", yLabel: "h₂",
                               equalAspect: true, vectorsFromOrigin: true)
-    return [("heatmap", heatmap), ("line", line), ("bar", bar), ("bar-horizontal", hbar), ("scatter", scatter)]
+    // A causal attention pattern over tokens: rows are queries, columns keys.
+    let toks = ["<s>", "When", " Mary", " and", " John", " went", " to", " the", " store", ",", " John", " gave"]
+    var attention: [[Double]] = []
+    for q in toks.indices {
+        var row = Array(repeating: 0.0, count: toks.count)
+        var total = 0.0
+        for k in 0...q {
+            let w: Double = k == 0 ? 2 : 1 / Double(1 + q - k)
+            row[k] = w
+            total += w
+        }
+        attention.append(row.map { $0 / total })
+    }
+    let pattern = Heatmap(values: attention, rowLabels: toks, columnLabels: toks, title: "blocks.1.attn.hook_pattern, head 4",
+                          xLabel: "key", yLabel: "query", scale: .sequential(lower: 0, upper: 1), colorBarLabel: "attention")
+    // A logit-lens grid: top token per (layer, position), coloured by its probability.
+    var probs: [[Double]] = []
+    for l in 0..<6 {
+        var row: [Double] = []
+        for p in 0..<5 {
+            let v: Double = Double(l + 1) * 0.15 + Double(p) * 0.02
+            row.append(min(1, v))
+        }
+        probs.append(row)
+    }
+    let words = ["the", " Paris", " of", " France", " is"]
+    let grid: [[String]] = (0..<6).map { l in (0..<5).map { p in l < 3 ? words[(p + l) % 5] : " Paris" } }
+    let lens = Heatmap(values: probs, rowLabels: (0..<6).map { "resid \($0)" }, columnLabels: ["The", " capital", " of", " France", " is"],
+                       title: "Logit lens: top token", xLabel: "position", yLabel: "layer",
+                       scale: .sequential(lower: 0, upper: 1), cellText: grid, colorBarLabel: "probability", cellSize: 56)
+    return [("heatmap", heatmap), ("line", line), ("bar", bar), ("bar-horizontal", hbar), ("scatter", scatter),
+            ("attention", pattern), ("lens-grid", lens)]
 }
 
 func rasteriser() -> URL? {
