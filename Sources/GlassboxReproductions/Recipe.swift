@@ -188,13 +188,17 @@ public final class RecipeContext: @unchecked Sendable {
     public let seed: UInt64
     /// The manifest's `model:` name.
     public let model: String
+    /// The manifest's expectations (e.g. to draw the published value into a figure).
+    public let expectations: [Expectation]
     private let resolver: any ModelResolver
     private let progressSink: @Sendable (Double, String) -> Void
     private let lock = NSLock()
     private var collectedFigures: [Figure] = []
 
     public init(targetID: String, recipe: String, parameters: ResolvedParameters, seed: UInt64, model: String,
-                resolver: any ModelResolver, progress: @escaping @Sendable (Double, String) -> Void = { _, _ in }) {
+                expectations: [Expectation] = [], resolver: any ModelResolver,
+                progress: @escaping @Sendable (Double, String) -> Void = { _, _ in }) {
+        self.expectations = expectations
         self.targetID = targetID
         self.recipe = recipe
         self.parameters = parameters
@@ -211,6 +215,14 @@ public final class RecipeContext: @unchecked Sendable {
         case .available(let url): return url
         case .unavailable(let reason): throw TargetSkipped(reason)
         }
+    }
+
+    /// The published number of the first expectation on `metric`, if it is a number.
+    public func published(_ metric: String) -> Double? {
+        for e in expectations where e.metric == metric {
+            if case .number(let v) = e.published { return v }
+        }
+        return nil
     }
 
     /// Reports progress in [0, 1] with a short message ("step 400/10000").

@@ -76,7 +76,7 @@ public struct Runner: Sendable {
             // A target whose model cannot be had is skipped before the recipe runs.
             if case .unavailable(let why) = resolver.resolve(manifest.model) { throw TargetSkipped(why) }
             let context = RecipeContext(targetID: manifest.id, recipe: recipe.name, parameters: resolved, seed: manifest.seed,
-                                        model: manifest.model, resolver: resolver, progress: progress)
+                                        model: manifest.model, expectations: manifest.expect, resolver: resolver, progress: progress)
             let output = try recipe.run(context)
             figures = context.figures
             notes = output.notes

@@ -149,3 +149,22 @@ func checksHoldTwoSided(check: ExpectationCheck, measured: Double, holds: Bool) 
     #expect(formatMetric(2.5e-7) == "2.5e-07")
     #expect(formatMetric(-0.0) == "0")
 }
+
+@Test func flowStyleExpectationsAsInTheDocs() throws {
+    let manifest = try Manifest.parse(yaml: """
+        id: demo
+        paper: "0000.00000"
+        claim: "Σ 0.5^k → 2"
+        source: "textbook"
+        recipe: test.geometric
+        model: toy
+        tier: fast
+        seed: 0
+        parameters: { ratio: 0.5 }
+        expect:
+          - { metric: partial_sum, published: 1.998046875, check: { equals: 1.998046875 }, kind: exact }
+        """, file: "inline")
+    let result = runner().runOne(manifest).result
+    #expect(result.status == .passed)
+    #expect(result.expectations.map(\.verdict) == [.pass])
+}

@@ -23,6 +23,7 @@ final class EventLog: @unchecked Sendable {
     #expect(r.expectations[1].source == "alternating series test")
     #expect(r.figures == ["leibniz-pi-partial-sums.svg"])
     #expect(outcome.figures[0].svg.contains("<path"))
+    #expect(outcome.figures[0].svg.contains(">published</text>"))  // drawn from the manifest's published value
     #expect(r.commit == fixedEnvironment.commit)
     #expect(r.parameters == ["terms": .int(1000)])
 }
