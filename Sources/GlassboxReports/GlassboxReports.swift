@@ -1,2 +1,0 @@
-// GlassboxReports — Markdown documents, tables and SVG figures.
-import Foundation

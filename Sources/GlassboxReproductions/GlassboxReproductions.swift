@@ -1,4 +1,0 @@
-// GlassboxReproductions — see ../../docs/architecture.md for what this module owns.
-import GlassboxMethods
-import GlassboxPapers
-import GlassboxReports
