@@ -46,6 +46,23 @@ public final class MappedFile: @unchecked Sendable {
         self.base = p
     }
 
+    /// An anonymous private mapping holding a copy of `bytes` (in-memory data read like a file).
+    public init(copying bytes: UnsafeRawBufferPointer, name: String) throws {
+        self.path = name
+        self.name = name
+        self.count = bytes.count
+        guard bytes.count > 0 else {
+            self.base = nil
+            return
+        }
+        let p = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw FormatError.unreadable(file: name, reason: "mmap of \(bytes.count) bytes failed: \(String(cString: strerror(errno)))")
+        }
+        p.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        self.base = p
+    }
+
     deinit {
         if let base { munmap(base, count) }
     }
