@@ -416,20 +416,12 @@ public final class GGUFFile: @unchecked Sendable {
 
     // MARK: Tensors
 
-    public func info(_ tensorName: String) throws -> GGUFTensorInfo {
-        guard let i = tensorIndex[tensorName] else {
-            throw FormatError.missing(file: name, field: "tensor \(tensorName)", expected: "a tensor of that name")
-        }
-        return tensors[i]
-    }
+    public func info(_ tensorName: String) throws -> GGUFTensorInfo { try file.lookup(tensorName, in: tensorIndex, tensors) }
 
     public func hasTensor(_ tensorName: String) -> Bool { tensorIndex[tensorName] != nil }
 
     /// The tensor's raw bytes inside the mapping (valid while this file is alive).
-    public func rawBytes(_ info: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        guard info.byteCount > 0, let base = file.base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + info.fileOffset, count: info.byteCount)
-    }
+    public func rawBytes(_ info: GGUFTensorInfo) -> UnsafeRawBufferPointer { file.region(info.fileOffset, info.byteCount) }
 
     /// The raw bytes of row `row` (ggml block format; `info.rowBytes` long).
     public func rawRow(_ info: GGUFTensorInfo, _ row: Int) -> UnsafeRawBufferPointer {
@@ -455,9 +447,8 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func tensor(_ info: GGUFTensorInfo) throws -> Tensor {
         guard info.type.canDequantize else { throw FormatError.unsupportedType(file: name, tensor: info.name, type: info.type.name) }
-        if info.type == .f32, info.elementCount > 0, let base = file.base, (info.fileOffset & 3) == 0 {
-            let p = (base + info.fileOffset).bindMemory(to: Float.self, capacity: info.elementCount)
-            return Tensor(storage: TensorStorage(borrowing: p, count: info.elementCount, owner: file), shape: info.shape)
+        if info.type == .f32, let t = file.borrowedFloats(at: info.fileOffset, count: info.elementCount, shape: info.shape) {
+            return t
         }
         return try Tensor(shape: info.shape) { buf in
             guard let dst = buf.baseAddress, info.elementCount > 0 else { return }

@@ -1,4 +1,5 @@
 import Foundation
+import GlassboxTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -72,6 +73,28 @@ public final class MappedFile: @unchecked Sendable {
         try check(offset: offset, count: length, field: field)
         guard length > 0, let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + offset, count: length)
+    }
+
+    /// Bytes at an already validated position (empty when `length` is 0).
+    func region(_ offset: Int, _ length: Int) -> UnsafeRawBufferPointer {
+        guard length > 0, let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + offset, count: length)
+    }
+
+    /// A tensor borrowing `count` Float32 values at an already validated `offset`, or nil when the
+    /// data is not 4-byte aligned (or empty) and must be copied instead.
+    func borrowedFloats(at offset: Int, count: Int, shape: [Int]) -> Tensor? {
+        guard count > 0, let base, offset & 3 == 0 else { return nil }
+        let p = (base + offset).bindMemory(to: Float.self, capacity: count)
+        return Tensor(storage: TensorStorage(borrowing: p, count: count, owner: self), shape: shape)
+    }
+
+    /// `list[index[key]]`, or a `missing` error naming the tensor.
+    func lookup<T>(_ tensorName: String, in index: [String: Int], _ list: [T]) throws -> T {
+        guard let i = index[tensorName] else {
+            throw FormatError.missing(file: name, field: "tensor \(tensorName)", expected: "a tensor of that name")
+        }
+        return list[i]
     }
 
     func check(offset: Int, count length: Int, field: String) throws {

@@ -143,20 +143,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         return nil
     }
 
-    public func info(_ tensorName: String) throws -> SafetensorsTensorInfo {
-        guard let i = index[tensorName] else {
-            throw FormatError.missing(file: name, field: "tensor \(tensorName)", expected: "a tensor of that name")
-        }
-        return tensors[i]
-    }
+    public func info(_ tensorName: String) throws -> SafetensorsTensorInfo { try file.lookup(tensorName, in: index, tensors) }
 
     public func hasTensor(_ tensorName: String) -> Bool { index[tensorName] != nil }
 
     /// The raw bytes of a tensor inside the mapping (valid while this file is alive).
-    public func rawBytes(_ info: SafetensorsTensorInfo) -> UnsafeRawBufferPointer {
-        guard info.byteCount > 0, let base = file.base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + info.fileOffset, count: info.byteCount)
-    }
+    public func rawBytes(_ info: SafetensorsTensorInfo) -> UnsafeRawBufferPointer { file.region(info.fileOffset, info.byteCount) }
 
     public func tensor(_ tensorName: String) throws -> Tensor { try tensor(info(tensorName)) }
 
@@ -165,11 +157,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         let n = info.elementCount
         switch info.dtype {
         case .f32:
-            if n > 0, let base = file.base, info.fileOffset & 3 == 0 {
-                let p = (base + info.fileOffset).bindMemory(to: Float.self, capacity: n)
-                return Tensor(storage: TensorStorage(borrowing: p, count: n, owner: file), shape: info.shape)
-            }
-            return convert(info, .f32)
+            return file.borrowedFloats(at: info.fileOffset, count: n, shape: info.shape) ?? convert(info, .f32)
         case .f16: return convert(info, .f16)
         case .bf16: return convert(info, .bf16)
         default:
