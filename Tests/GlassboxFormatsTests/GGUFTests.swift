@@ -117,9 +117,10 @@ struct GGUFTests {
         #expect(t.scalars[0] == expectedFirst)
     }
 
-    @Test func smolLM2DequantMatchesGGUFPy() throws {
-        guard let path = Fixtures.smolLM2 else { return }  // set GLASSBOX_SMOLLM2_GGUF to run
-        let file = try GGUFFile(path: path)
+    /// Needs the model: set GLASSBOX_SMOLLM2_GGUF to the SmolLM2-135M-Instruct.Q4_1.gguf path.
+    @Test(.enabled(if: Fixtures.smolLM2 != nil, "GLASSBOX_SMOLLM2_GGUF does not name the SmolLM2 GGUF"))
+    func smolLM2DequantMatchesGGUFPy() throws {
+        let file = try GGUFFile(path: try #require(Fixtures.smolLM2))
         let json = try Fixtures.json("dequant.json")
         for t in try #require(json["tensors"] as? [[String: Any]]) {
             let name = try #require(t["name"] as? String)

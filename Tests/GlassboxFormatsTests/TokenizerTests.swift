@@ -198,4 +198,15 @@ struct TokenizerTests {
             #expect(tok.encode(s.text) == s.miniIDs, "\(s.name)")
         }
     }
+
+    /// The committed tokenizer-only GGUF holds exactly the model's tokenizer.
+    @Test(.enabled(if: Fixtures.smolLM2 != nil, "GLASSBOX_SMOLLM2_GGUF does not name the SmolLM2 GGUF"))
+    func fixtureMatchesTheModelFile() throws {
+        let model = try GGUFFile(path: try #require(Fixtures.smolLM2))
+        let fixture = try GGUFFile(path: Fixtures.path("smollm2_tokenizer.gguf"))
+        for key in fixture.metadataKeys {
+            #expect(model.value(key) == fixture.value(key), "\(key)")
+        }
+        #expect(model.metadataKeys.filter { $0.hasPrefix("tokenizer.") }.count == fixture.metadataKeys.count - 1)
+    }
 }
