@@ -266,17 +266,65 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     public func decode(_ ids: [Int], skipSpecial: Bool) -> String {
         var bytes: [UInt8] = []
-        for id in ids {
-            guard let t = token(id) else { continue }
-            if special.contains(id) {
-                if !skipSpecial { bytes.append(contentsOf: Array(t.utf8)) }
-                continue
-            }
-            for s in t.unicodeScalars {
-                if let b = Self.scalarToByte[s.value] { bytes.append(b) } else { appendUTF8(s, to: &bytes) }
-            }
-        }
+        for id in ids { appendBytes(of: id, skipSpecial: skipSpecial, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The raw bytes a token stands for (a special token's text; nothing for an unknown id).
+    public func appendBytes(of id: Int, skipSpecial: Bool = false, to bytes: inout [UInt8]) {
+        guard let t = token(id) else { return }
+        if special.contains(id) {
+            if !skipSpecial { bytes.append(contentsOf: Array(t.utf8)) }
+            return
+        }
+        for s in t.unicodeScalars {
+            if let b = Self.scalarToByte[s.value] { bytes.append(b) } else { appendUTF8(s, to: &bytes) }
+        }
+    }
+
+    /// Incremental decoding for generation: feed ids one at a time and get the text that is
+    /// complete so far. A character split over several tokens comes out once its last byte arrives.
+    public struct StreamDecoder: Sendable {
+        public let tokenizer: ByteLevelBPETokenizer
+        public let skipSpecial: Bool
+        private var pending: [UInt8] = []
+
+        public init(_ tokenizer: ByteLevelBPETokenizer, skipSpecial: Bool = false) {
+            self.tokenizer = tokenizer
+            self.skipSpecial = skipSpecial
+        }
+
+        /// Text completed by `id` (possibly empty).
+        public mutating func next(_ id: Int) -> String {
+            tokenizer.appendBytes(of: id, skipSpecial: skipSpecial, to: &pending)
+            let complete = Self.completePrefix(pending)
+            let text = String(decoding: pending[..<complete], as: UTF8.self)
+            pending.removeFirst(complete)
+            return text
+        }
+
+        /// Whatever is left (an incomplete sequence comes out as U+FFFD).
+        public mutating func finish() -> String {
+            defer { pending.removeAll() }
+            return String(decoding: pending, as: UTF8.self)
+        }
+
+        /// Length of `bytes` without a trailing, still incomplete UTF-8 sequence.
+        static func completePrefix(_ bytes: [UInt8]) -> Int {
+            var k = bytes.count
+            var back = 0
+            while k > 0 && back < 4 {
+                let b = bytes[k - 1]
+                if b & 0xC0 != 0x80 {
+                    // A lead byte: how long should its sequence be?
+                    let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
+                    return need > back + 1 && b >= 0xC0 ? k - 1 : bytes.count
+                }
+                k -= 1
+                back += 1
+            }
+            return bytes.count
+        }
     }
 }
 

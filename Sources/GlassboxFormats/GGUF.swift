@@ -420,6 +420,11 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func hasTensor(_ tensorName: String) -> Bool { tensorIndex[tensorName] != nil }
 
+    /// How many tensors of each type the file holds.
+    public var tensorTypeCounts: [GGMLType: Int] {
+        tensors.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
+    }
+
     /// The tensor's raw bytes inside the mapping (valid while this file is alive).
     public func rawBytes(_ info: GGUFTensorInfo) -> UnsafeRawBufferPointer { file.region(info.fileOffset, info.byteCount) }
 

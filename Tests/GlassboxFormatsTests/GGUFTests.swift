@@ -60,6 +60,9 @@ struct GGUFTests {
         let file = try GGUFFile(path: Fixtures.path("tiny/\(try #require(g["file"] as? String))"))
         let table = try #require(g["tensors"] as? [[String: Any]])
         #expect(file.tensors.count == table.count)
+        var counts: [GGMLType: Int] = [:]
+        for t in table { counts[try #require(GGMLType(name: t["type"] as? String ?? "")), default: 0] += 1 }
+        #expect(file.tensorTypeCounts == counts)
         for t in table {
             let info = try file.info(try #require(t["gguf"] as? String))
             #expect(info.type.name == t["type"] as? String, "\(info.name) type")

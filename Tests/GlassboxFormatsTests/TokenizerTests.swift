@@ -209,4 +209,52 @@ struct TokenizerTests {
         }
         #expect(model.metadataKeys.filter { $0.hasPrefix("tokenizer.") }.count == fixture.metadataKeys.count - 1)
     }
+
+    /// Streaming decode gives the same text as decoding at once, releasing a character only
+    /// when its last byte has arrived.
+    @Test func streamingDecode() throws {
+        let tok = try #require(Self.smol)
+        for s in Self.samples {
+            var stream = ByteLevelBPETokenizer.StreamDecoder(tok)
+            var text = ""
+            for id in s.smolIDs {
+                let piece = stream.next(id)
+                #expect(!piece.contains("\u{FFFD}"), "\(s.name): partial character released")
+                text += piece
+            }
+            text += stream.finish()
+            #expect(text == s.smolDecode, "\(s.name)")
+        }
+        // " 🍕" is split over three byte-level tokens in SmolLM2: "ĠðŁ" (space, F0 9F), "į" (8D), "ķ" (95).
+        var stream = ByteLevelBPETokenizer.StreamDecoder(tok)
+        #expect(stream.next(15107) == " ")
+        #expect(stream.next(231) == "")
+        #expect(stream.next(239) == "🍕")
+        #expect(stream.finish() == "")
+    }
+
+    @Test func brokenTokenizerJSONGivesClearErrors() throws {
+        let cases: [(String, String)] = [
+            ("[1]", "document"),
+            (#"{"model": {"type": "Unigram", "vocab": []}}"#, "model.type"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": -1}}}"#, "model.vocab[a]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [3]}, "pre_tokenizer": {"type": "ByteLevel"}}"#, "model.merges[0]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}}"#, "pre_tokenizer.type"),
+            (#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#, "unknown token [UNK]"),
+            (#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "added_tokens": [{"content": "x"}]}"#, "added_tokens[0]"),
+        ]
+        for (json, field) in cases {
+            let path = try Fixtures.temporaryFile(Array(json.utf8), suffix: ".json")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try TokenizerLoader.load(tokenizerJSON: path)
+                Issue.record("\(json): loaded without error")
+            } catch let e as FormatError {
+                switch e {
+                case let .badJSON(_, f, _), let .missing(_, f, _): #expect(f == field, "\(e)")
+                default: Issue.record("\(json): unexpected \(e)")
+                }
+            }
+        }
+    }
 }
