@@ -57,8 +57,12 @@ struct RobustnessTests {
         return b
     }
 
-    @Test func builderFileParses() throws {
-        let f = try Self.open(Self.valid().build())
+    @Test(arguments: [UInt32(2), 3])
+    func builderFileParses(version: UInt32) throws {
+        var b = Self.valid()
+        b.version = version
+        let f = try Self.open(b.build())
+        #expect(f.version == Int(version))
         #expect(try f.string("general.architecture") == "llama")
         let nested = try f.array("nested")
         #expect(nested == [.array(elementType: .string, values: [.string("a")]),
