@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+@testable import GlassboxFormats
+
+/// Token ids against Hugging Face tokenizers (`tokenizer_samples.json`, `model.json`, `generation.json`).
+struct TokenizerTests {
+    struct Sample: CustomTestStringConvertible, Sendable {
+        let name: String
+        let text: String
+        let smolIDs: [Int]
+        let smolTokens: [String]
+        let smolDecode: String
+        let smolIDsSplitSpecial: [Int]?
+        let miniIDs: [Int]
+        let miniTokens: [String]
+        let miniDecode: String
+        var testDescription: String { name }
+    }
+
+    static let samples: [Sample] = {
+        guard let json = try? Fixtures.json("tokenizer_samples.json"), let list = json["samples"] as? [[String: Any]] else { return [] }
+        return list.map { s in
+            let smol = s["smollm2"] as? [String: Any] ?? [:], mini = s["minilm"] as? [String: Any] ?? [:]
+            return Sample(name: s["name"] as? String ?? "?", text: s["text"] as? String ?? "",
+                          smolIDs: smol["ids"] as? [Int] ?? [-1], smolTokens: smol["tokens"] as? [String] ?? [],
+                          smolDecode: smol["decode"] as? String ?? "", smolIDsSplitSpecial: smol["ids_split_special"] as? [Int],
+                          miniIDs: mini["ids"] as? [Int] ?? [-1], miniTokens: mini["tokens"] as? [String] ?? [],
+                          miniDecode: mini["decode"] as? String ?? "")
+        }
+    }()
+
+    static let smol: ByteLevelBPETokenizer? = try? ByteLevelBPETokenizer(gguf: GGUFFile(path: Fixtures.path("smollm2_tokenizer.gguf")))
+    static let miniVocab: WordPieceTokenizer? = try? WordPieceTokenizer(vocabTxt: Fixtures.path("minilm/vocab.txt"))
+    static let miniJSON: (any Tokenizer)? = try? TokenizerLoader.load(tokenizerJSON: Fixtures.path("minilm/tokenizer.json"))
+
+    @Test func fixturesLoad() throws {
+        #expect(Self.samples.count == 26)
+        let smol = try #require(Self.smol)
+        #expect(smol.vocabularySize == 49152)
+        #expect(smol.preTokenizer == .digitsThenGPT2)
+        #expect(smol.bosID == 1 && smol.eosID == 2 && smol.unknownID == 0 && !smol.addBOS)
+        #expect((0...16).allSatisfy(smol.isSpecial) && !smol.isSpecial(17))
+        let mini = try #require(Self.miniVocab)
+        #expect(mini.vocabularySize == 30522)
+        #expect(mini.clsID == 101 && mini.sepID == 102 && mini.unknownID == 100)
+        #expect(Self.miniJSON is WordPieceTokenizer)
+    }
+
+    @Test(arguments: samples)
+    func smolLM2(_ s: Sample) throws {
+        let tok = try #require(Self.smol)
+        let ids = tok.encode(s.text)
+        #expect(ids == s.smolIDs)
+        #expect(tok.tokens(ids) == s.smolTokens)
+        #expect(tok.decode(s.smolIDs) == s.smolDecode)
+        #expect(tok.decode(ids) == s.text, "round trip")
+        let plain = tok.encode(s.text, addSpecialTokens: true, parseSpecial: false)
+        #expect(plain == (s.smolIDsSplitSpecial ?? s.smolIDs))
+        #expect(tok.decode(plain) == s.text, "round trip without special parsing")
+    }
+
+    @Test(arguments: samples)
+    func miniLM(_ s: Sample) throws {
+        for (source, tok) in [("vocab.txt", Self.miniVocab as (any Tokenizer)?), ("tokenizer.json", Self.miniJSON)] {
+            let t = try #require(tok, "\(source) did not load")
+            let ids = t.encode(s.text)
+            #expect(ids == s.miniIDs, "\(source)")
+            #expect(t.tokens(ids) == s.miniTokens, "\(source)")
+            #expect(t.decode(s.miniIDs, skipSpecial: true) == s.miniDecode, "\(source)")
+        }
+    }
+
+    /// model.json: tokenization samples and the chat template rendering.
+    @Test func smolLM2ModelSamplesAndChat() throws {
+        let tok = try #require(Self.smol)
+        let json = try Fixtures.json("model.json")
+        let samples = try #require((json["tokenizer"] as? [String: Any])?["samples"] as? [String: [String: Any]])
+        for (text, want) in samples {
+            #expect(tok.encode(text) == want["ids"] as? [Int], "\(text)")
+        }
+        let chat = try #require(json["chat"] as? [String: Any])
+        let messages = try #require(chat["messages"] as? [[String: String]]).map { ChatMessage(role: $0["role"]!, content: $0["content"]!) }
+        let template = try #require(tok.chatML)
+        let rendered = template.render(messages, addGenerationPrompt: true)
+        #expect(rendered == chat["rendered"] as? String)
+        #expect(tok.encode(rendered) == chat["ids"] as? [Int])
+        // A conversation with its own system message gets no default one.
+        let own = template.render([ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi")],
+                                  addGenerationPrompt: false)
+        #expect(own == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
+        #expect(ChatMLTemplate(jinja: "{{ bos_token }}{% for m in messages %}[INST] {{ m.content }}{% endfor %}") == nil)
+    }
+
+    @Test func generationPromptsTokenize() throws {
+        let tok = try #require(Self.smol)
+        let json = try Fixtures.json("generation.json")
+        for p in try #require(json["prompts"] as? [[String: Any]]) {
+            for mode in ["raw", "chat"] {
+                let entry = try #require(p[mode] as? [String: Any])
+                let text = try #require(entry["prompt_text"] as? String)
+                #expect(tok.encode(text) == entry["prompt_ids"] as? [Int], "\(p["name"] ?? "?") \(mode)")
+                if let newIDs = entry["new_ids"] as? [Int], let newText = entry["new_text"] as? String {
+                    #expect(tok.decode(newIDs) == newText, "\(p["name"] ?? "?") \(mode) continuation")
+                }
+            }
+        }
+    }
+
+    /// The same vocabulary and merges written as a Hugging Face tokenizer.json give the same ids.
+    @Test func bpeFromTokenizerJSON() throws {
+        let smol = try #require(Self.smol)
+        let gguf = try GGUFFile(path: Fixtures.path("smollm2_tokenizer.gguf"))
+        let merges = try gguf.stringArray("tokenizer.ggml.merges")
+        var vocab: [String: Int] = [:]
+        for (i, t) in smol.vocabulary.enumerated() { vocab[t] = i }
+        let added = (0...16).map { ["id": $0, "content": smol.vocabulary[$0], "special": true] as [String: Any] }
+        let doc: [String: Any] = [
+            "added_tokens": added,
+            "pre_tokenizer": ["type": "Sequence", "pretokenizers": [
+                ["type": "Digits", "individual_digits": true],
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]]],
+            "model": ["type": "BPE", "vocab": vocab, "merges": merges.enumerated().map { $0.offset % 2 == 0 ? $0.element as Any : $0.element.split(separator: " ").map(String.init) as Any }],
+        ]
+        let path = try Fixtures.temporaryFile([UInt8](JSONSerialization.data(withJSONObject: doc)), suffix: ".json")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tok = try TokenizerLoader.load(tokenizerJSON: path)
+        for s in Self.samples {
+            #expect(tok.encode(s.text) == s.smolIDs, "\(s.name)")
+        }
+    }
+
+    /// The Llama 3 scanner on hand-derived splits of its regular expression.
+    @Test(arguments: [
+        ("Hello world", ["Hello", " world"]),
+        ("I'M here", ["I", "'M", " here"]),
+        ("12345 apples", ["123", "45", " apples"]),
+        ("foo!!\n\nbar", ["foo", "!!\n\n", "bar"]),
+        ("a  \n  b", ["a", "  \n", " ", " b"]),
+        ("(x)", ["(x", ")"]),
+        ("tab\tthen", ["tab", "\tthen"]),
+        ("end   ", ["end", "   "]),
+    ])
+    func llama3Split(_ text: String, _ pieces: [String]) {
+        #expect(PreTokenizer.llama3.split(text) == pieces)
+    }
+
+    @Test func unknownPreTokenizerIsAnError() throws {
+        var b = GGUFBuilder()
+        b.kv("tokenizer.ggml.model", type: 8, GGUFBuilder.str("gpt2"))
+        b.kv("tokenizer.ggml.pre", type: 8, GGUFBuilder.str("mystery"))
+        b.kv("tokenizer.ggml.tokens", type: 9, GGUFBuilder.u32(8) + GGUFBuilder.u64(1) + GGUFBuilder.str("a"))
+        b.kv("tokenizer.ggml.merges", type: 9, GGUFBuilder.u32(8) + GGUFBuilder.u64(0))
+        let f = try RobustnessTests.open(b.build())
+        #expect(throws: FormatError.invalidValue(file: "test.gguf", field: "tokenizer.ggml.pre", value: "mystery",
+                                                 expected: "a known pre-tokenizer (gpt2, smollm, starcoder, llama-bpe, …)")) {
+            try TokenizerLoader.load(gguf: f)
+        }
+    }
+}
