@@ -439,6 +439,21 @@ public final class GGUFFile: @unchecked Sendable {
         Dequantize.convert(info.type, from: src, count: rows.count * info.rowLength, into: dst)
     }
 
+    /// Rows `indices` of a tensor (e.g. the embedding rows of token ids), converted to Float32,
+    /// as a `[indices.count, rowLength]` tensor; the rest of the tensor is not touched.
+    public func rows(_ info: GGUFTensorInfo, _ indices: [Int]) throws -> Tensor {
+        guard info.type.canDequantize else { throw FormatError.unsupportedType(file: name, tensor: info.name, type: info.type.name) }
+        if let bad = indices.first(where: { $0 < 0 || $0 >= info.rowCount }) {
+            throw FormatError.invalidValue(file: name, field: "row index into \(info.name)", value: String(bad),
+                                           expected: "0..<\(info.rowCount)")
+        }
+        let n = info.rowLength
+        return try Tensor(shape: [indices.count, n]) { buf in
+            guard let dst = buf.baseAddress else { return }
+            for (k, r) in indices.enumerated() { try dequantizeRows(info, r..<r + 1, into: dst + k * n) }
+        }
+    }
+
     /// The tensor as Float32 in row-major shape `info.shape`. F32 data aligned to 4 bytes is
     /// borrowed from the mapping without a copy; everything else is converted.
     public func tensor(_ tensorName: String) throws -> Tensor {

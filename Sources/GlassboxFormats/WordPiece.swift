@@ -20,6 +20,8 @@ public struct WordPieceTokenizer: Tokenizer {
     private let index: [String: Int]
     private let special: Set<Int>
     private let matcher: SpecialTokenMatcher
+    /// Longest vocabulary entry in scalars (without the continuation prefix): no longer piece can match.
+    private let maxTokenLength: Int
 
     public var vocabularySize: Int { vocabulary.count }
 
@@ -36,6 +38,9 @@ public struct WordPieceTokenizer: Tokenizer {
         var index: [String: Int] = [:]
         for (i, t) in vocabulary.enumerated() where index[t] == nil { index[t] = i }
         self.index = index
+        self.maxTokenLength = vocabulary.map { t in
+            t.hasPrefix(continuationPrefix) ? t.unicodeScalars.count - continuationPrefix.unicodeScalars.count : t.unicodeScalars.count
+        }.max() ?? 0
         guard let unk = index[unknownToken] else {
             throw FormatError.missing(file: name, field: "unknown token \(unknownToken)", expected: "an entry of the vocabulary")
         }
@@ -96,6 +101,7 @@ public struct WordPieceTokenizer: Tokenizer {
 
     static func isControl(_ c: Unicode.Scalar) -> Bool {
         if c == "\t" || c == "\n" || c == "\r" { return false }
+        if c.value < 0x80 { return c.value < 0x20 || c.value == 0x7F }
         switch c.properties.generalCategory {
         case .control, .format: return true
         default: return false
@@ -104,12 +110,13 @@ public struct WordPieceTokenizer: Tokenizer {
 
     static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
         if c == " " || c == "\t" || c == "\n" || c == "\r" { return true }
+        if c.value < 0x80 { return false }
         return c.properties.generalCategory == .spaceSeparator
     }
 
     static func isPunctuation(_ c: Unicode.Scalar) -> Bool {
         let v = c.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if v < 0x80 { return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) }
         switch c.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
@@ -141,19 +148,28 @@ public struct WordPieceTokenizer: Tokenizer {
             else if handleChineseCharacters && Self.isCJK(c) { cleaned.append(" "); cleaned.append(c); cleaned.append(" ") }
             else { cleaned.append(c) }
         }
-        var text = String(cleaned)
-        if stripAccents {
-            var kept = String.UnicodeScalarView()
-            for c in text.decomposedStringWithCanonicalMapping.unicodeScalars where c.properties.generalCategory != .nonspacingMark {
-                kept.append(c)
+        // Strip accents (NFD, drop nonspacing marks) and lowercase; ASCII needs neither step.
+        var folded = String.UnicodeScalarView()
+        var foldCache: [UInt32: [Unicode.Scalar]] = [:]  // Foundation's NFD is slow per call
+        for c in cleaned {
+            if c.value < 0x80 {
+                folded.append(lowercase && c.value >= 0x41 && c.value <= 0x5A ? Unicode.Scalar(c.value + 0x20)! : c)
+                continue
             }
-            text = String(kept)
+            if let done = foldCache[c.value] {
+                folded.append(contentsOf: done)
+                continue
+            }
+            let decomposed = stripAccents ? String(Character(c)).decomposedStringWithCanonicalMapping.unicodeScalars
+                .filter { $0.properties.generalCategory != .nonspacingMark } : [c]
+            var result: [Unicode.Scalar] = []
+            for d in decomposed {
+                if lowercase { result.append(contentsOf: d.properties.lowercaseMapping.unicodeScalars) } else { result.append(d) }
+            }
+            foldCache[c.value] = result
+            folded.append(contentsOf: result)
         }
-        if lowercase {
-            var lowered = String.UnicodeScalarView()
-            for c in text.unicodeScalars { lowered.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars) }
-            text = String(lowered)
-        }
+        let text = String(folded)
         // Split on whitespace, then punctuation as single tokens.
         var out: [String] = []
         var current = String.UnicodeScalarView()
@@ -161,7 +177,7 @@ public struct WordPieceTokenizer: Tokenizer {
             if !current.isEmpty { out.append(String(current)); current = String.UnicodeScalarView() }
         }
         for c in text.unicodeScalars {
-            if c.properties.isWhitespace || Self.isWhitespace(c) { flush() }
+            if Self.isWhitespace(c) || (c.value >= 0x80 && c.properties.isWhitespace) { flush() }
             else if Self.isPunctuation(c) { flush(); out.append(String(Character(c))) }
             else { current.append(c) }
         }
@@ -171,18 +187,24 @@ public struct WordPieceTokenizer: Tokenizer {
 
     /// Greedy longest-match-first pieces of one word; the unknown id when any part fails.
     func wordPieces(_ word: String, into out: inout [Int]) {
-        let chars = Array(word.unicodeScalars)
-        guard chars.count <= maxCharactersPerWord else { out.append(unknownID); return }
+        // Candidates are built as UTF-8 bytes (short strings stay inline, without allocation).
+        let bytes = Array(word.utf8)
+        var bounds: [Int] = [0]  // byte offset of each scalar boundary
+        for s in word.unicodeScalars { bounds.append(bounds.last! + UTF8.width(s)) }
+        let n = bounds.count - 1
+        guard n <= maxCharactersPerWord else { out.append(unknownID); return }
+        let prefix = Array(continuationPrefix.utf8)
         var pieces: [Int] = []
+        var buffer: [UInt8] = []
         var start = 0
-        while start < chars.count {
-            var end = chars.count
+        while start < n {
+            var end = min(n, start + maxTokenLength)
             var found: Int?
             while start < end {
-                var sub = String.UnicodeScalarView()
-                sub.append(contentsOf: chars[start..<end])
-                let candidate = start > 0 ? continuationPrefix + String(sub) : String(sub)
-                if let id = index[candidate] { found = id; break }
+                buffer.removeAll(keepingCapacity: true)
+                if start > 0 { buffer.append(contentsOf: prefix) }
+                buffer.append(contentsOf: bytes[bounds[start]..<bounds[end]])
+                if let id = index[String(decoding: buffer, as: UTF8.self)] { found = id; break }
                 end -= 1
             }
             guard let id = found else { out.append(unknownID); return }

@@ -94,6 +94,11 @@ struct GGUFTests {
             try rows.withUnsafeMutableBufferPointer { try file.dequantizeRows(info, 5..<8, into: $0.baseAddress!) }
             #expect(rows == Array(whole[5 * info.rowLength..<8 * info.rowLength]), "\(name)")
             #expect(file.rawRow(info, 5).count == info.rowBytes)
+            let gathered = try file.rows(info, [7, 0, 7])
+            #expect(gathered.shape == [3, info.rowLength])
+            let n = info.rowLength
+            #expect(gathered.scalars == Array(whole[7 * n..<8 * n] + whole[0..<n] + whole[7 * n..<8 * n]), "\(name)")
+            #expect(throws: FormatError.self) { try file.rows(info, [info.rowCount]) }
         }
     }
 

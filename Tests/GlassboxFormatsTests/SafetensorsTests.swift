@@ -82,3 +82,38 @@ struct SafetensorsTests {
         #expect(throws: FormatError.self) { try st.tensor("missing") }
     }
 }
+
+struct CheckpointTests {
+    @Test func singleFileFolder() throws {
+        let ckpt = try SafetensorsCheckpoint(folder: Fixtures.path("tiny/llama"))
+        let file = try SafetensorsFile(path: Fixtures.path("tiny/llama/model.safetensors"))
+        #expect(ckpt.tensorNames == file.tensorNames)
+        #expect(try ckpt.tensor("model.norm.weight").scalars == file.tensor("model.norm.weight").scalars)
+        let asProtocol: any TensorFile = ckpt
+        #expect(try asProtocol.shape(of: "lm_head.weight") == [96, 64])
+    }
+
+    @Test func shardedFolder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glassbox-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let one: [UInt32] = [Float(1).bitPattern, Float(2).bitPattern]
+        let two: [UInt16] = [0x4200]  // 3.0 as F16
+        try Data(SafetensorsTests.build([("a", "F32", [2], SafetensorsTests.le(one))])).write(to: dir.appendingPathComponent("model-00001-of-00002.safetensors"))
+        try Data(SafetensorsTests.build([("b", "F16", [1], SafetensorsTests.le(two))])).write(to: dir.appendingPathComponent("model-00002-of-00002.safetensors"))
+        let index = #"{"metadata":{},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#
+        try Data(index.utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        let ckpt = try SafetensorsCheckpoint(folder: dir.path)
+        #expect(Set(ckpt.tensorNames) == ["a", "b"])
+        #expect(try ckpt.tensor("a").scalars == [1, 2])
+        #expect(try ckpt.tensor("b").scalars == [3])
+        #expect(throws: FormatError.self) { try ckpt.tensor("c") }
+        // An index naming a tensor its shard lacks is an error.
+        let lying = #"{"weight_map":{"a":"model-00001-of-00002.safetensors","zz":"model-00002-of-00002.safetensors"}}"#
+        try Data(lying.utf8).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
+        #expect(throws: FormatError.missing(file: "model-00002-of-00002.safetensors", field: "tensor zz",
+                                            expected: "the tensor that model.safetensors.index.json places in this shard")) {
+            try SafetensorsCheckpoint(folder: dir.path)
+        }
+    }
+}

@@ -156,4 +156,46 @@ struct TokenizerTests {
             try TokenizerLoader.load(gguf: f)
         }
     }
+
+    /// Byte-level BPE is lossless: random text of mixed scripts, spaces, digits, emoji and
+    /// control characters decodes back to itself (seeded). SmolLM2's vocabulary lacks the byte
+    /// tokens of U+0004, U+0006, U+0013, U+0014, U+0016, U+001D (and of bytes that never occur
+    /// in UTF-8 below plane 4); those encode to the unknown id, like Hugging Face's BPE with an unk token.
+    @Test func bpeRoundTripsRandomText() throws {
+        let tok = try #require(Self.smol)
+        let pools: [ClosedRange<UInt32>] = [0x20...0x7E, 0x09...0x0D, 0xA0...0x17F, 0x370...0x3FF, 0x3040...0x30FF,
+                                            0x4E00...0x4FFF, 0xAC00...0xAC40, 0x1F300...0x1F64F, 0x2000...0x206F, 0x0...0x3, 0x7...0x12, 0x17...0x1C, 0x1E...0x1F]
+        var rng = SplitMix(seed: 42)
+        for _ in 0..<300 {
+            var text = String.UnicodeScalarView()
+            for _ in 0..<rng.below(40) {
+                let pool = pools[rng.below(pools.count)]
+                if let s = Unicode.Scalar(pool.lowerBound + UInt32(rng.below(Int(pool.upperBound - pool.lowerBound) + 1))) {
+                    text.append(s)
+                }
+            }
+            let s = String(text)
+            let ids = tok.encode(s, addSpecialTokens: false, parseSpecial: false)
+            #expect(tok.decode(ids) == s)
+            #expect(ids.allSatisfy { !tok.isSpecial($0) })
+        }
+        #expect(tok.encode("a\u{4}b", addSpecialTokens: false, parseSpecial: false) == [tok.id(of: "a")!, 0, tok.id(of: "b")!])
+    }
+
+    /// A BERT vocabulary stored in GGUF metadata tokenizes like vocab.txt.
+    @Test func wordPieceFromGGUF() throws {
+        let mini = try #require(Self.miniVocab)
+        var b = GGUFBuilder()
+        b.kv("tokenizer.ggml.model", type: 8, GGUFBuilder.str("bert"))
+        b.kv("tokenizer.ggml.tokens", type: 9, GGUFBuilder.u32(8) + GGUFBuilder.u64(UInt64(mini.vocabularySize))
+             + mini.vocabulary.flatMap(GGUFBuilder.str))
+        let types = (0..<mini.vocabularySize).map { [0, 100, 101, 102, 103].contains($0) ? Int32(3) : 1 }
+        b.kv("tokenizer.ggml.token_type", type: 9, GGUFBuilder.u32(5) + GGUFBuilder.u64(UInt64(types.count))
+             + types.flatMap { GGUFBuilder.u32(UInt32(bitPattern: $0)) })
+        b.kv("tokenizer.ggml.unknown_token_id", type: 4, GGUFBuilder.u32(100))
+        let tok = try TokenizerLoader.load(gguf: RobustnessTests.open(b.build()))
+        for s in Self.samples {
+            #expect(tok.encode(s.text) == s.miniIDs, "\(s.name)")
+        }
+    }
 }
