@@ -6,6 +6,11 @@ struct GlassboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "glassbox",
         abstract: "Reproducible LLM interpretability: methods, models, papers and reproduction targets.",
-        subcommands: []
+        subcommands: [
+            ModelsCommand.self,
+            TokenizeCommand.self,
+            LogitsCommand.self,
+            GenerateCommand.self,
+        ]
     )
 }
