@@ -1,2 +1,0 @@
-// GlassboxModels — see ../../docs/architecture.md for what this module owns.
-import GlassboxFormats
