@@ -77,12 +77,12 @@ public struct Catalog: Sendable {
 }
 
 /// Writes `text` to `url` atomically: a temporary file in the same directory, then rename.
-public func writeAtomically(_ text: String, to url: URL) throws {
+func writeAtomically(_ text: String, to url: URL) throws {
     try writeAtomically(Data(text.utf8), to: url)
 }
 
 /// Writes `data` to `url` atomically: a temporary file in the same directory, then rename.
-public func writeAtomically(_ data: Data, to url: URL) throws {
+func writeAtomically(_ data: Data, to url: URL) throws {
     let fm = FileManager.default
     let dir = url.deletingLastPathComponent()
     do {
