@@ -158,6 +158,7 @@ public final class GGUFFile: @unchecked Sendable {
     /// Start of the data section in the file.
     public let dataOffset: Int
     private let tensorIndex: [String: Int]
+    private let borrowed = StorageCache()
 
     /// Deepest nesting of metadata arrays accepted.
     public static let maxArrayDepth = 8
@@ -467,7 +468,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func tensor(_ info: GGUFTensorInfo) throws -> Tensor {
         guard info.type.canDequantize else { throw FormatError.unsupportedType(file: name, tensor: info.name, type: info.type.name) }
-        if info.type == .f32, let t = file.borrowedFloats(at: info.fileOffset, count: info.elementCount, shape: info.shape) {
+        if info.type == .f32, let t = file.borrowedFloats(at: info.fileOffset, count: info.elementCount, shape: info.shape, cache: borrowed) {
             return t
         }
         return try Tensor(shape: info.shape) { buf in
