@@ -18,6 +18,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public let addEOS: Bool
     /// Whether a space is put in front of text that does not start with one (ByteLevel `add_prefix_space`).
     public let addPrefixSpace: Bool
+    /// Whether a pre-tokenized piece that is itself a vocabulary entry is taken whole, before
+    /// any merge (Hugging Face's `ignore_merges`, set by Llama 3).
+    public let ignoreMerges: Bool
     /// The Jinja chat template shipped with the model, if any.
     public let chatTemplate: String?
 
@@ -63,7 +66,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public init(name: String, vocabulary: [String], merges: [(String, String)], specialIDs: Set<Int>,
                 preTokenizer: PreTokenizer, bosID: Int? = nil, eosID: Int? = nil, unknownID: Int? = nil,
                 paddingID: Int? = nil, addBOS: Bool = false, addEOS: Bool = false, addPrefixSpace: Bool = false,
-                chatTemplate: String? = nil) throws {
+                ignoreMerges: Bool = false, chatTemplate: String? = nil) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         for (field, id) in [("bos", bosID), ("eos", eosID), ("unknown", unknownID), ("padding", paddingID)] {
@@ -83,6 +86,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addPrefixSpace = addPrefixSpace
+        self.ignoreMerges = ignoreMerges
         self.chatTemplate = chatTemplate
         var index: [String: Int] = [:]
         index.reserveCapacity(vocabulary.count)
@@ -158,13 +162,22 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             }
         }
         let (pre, prefixSpace) = try Self.preTokenizer(root["pre_tokenizer"], name: name)
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty {
+                throw FormatError.badJSON(file: name, field: "model.\(key)", expected: "none for byte-level BPE, found \"\(v)\"")
+            }
+        }
+        if model["byte_fallback"] as? Bool == true {
+            throw FormatError.badJSON(file: name, field: "model.byte_fallback", expected: "false for byte-level BPE")
+        }
         let specials = Set(added.filter(\.2).map(\.1))
         func idOf(_ key: String) -> Int? {
             guard let t = model[key] as? String else { return nil }
             return tokens.firstIndex(of: t)
         }
         try self.init(name: name, vocabulary: tokens, merges: merges, specialIDs: specials, preTokenizer: pre,
-                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace)
+                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace,
+                      ignoreMerges: model["ignore_merges"] as? Bool ?? false)
     }
 
     /// The pre-tokenizer of a tokenizer.json `pre_tokenizer` block.
@@ -221,6 +234,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 for r in preTokenizer.ranges(piece) {
                     bytes.removeAll(keepingCapacity: true)
                     for s in piece[r] { appendUTF8(s, to: &bytes) }
+                    if ignoreMerges {
+                        var mapped = String.UnicodeScalarView()
+                        for b in bytes { mapped.append(Self.byteToScalar[Int(b)]) }
+                        if let whole = index[String(mapped)] {
+                            out.append(whole)
+                            continue
+                        }
+                    }
                     word.removeAll(keepingCapacity: true)
                     for b in bytes {
                         let id = byteIDs[Int(b)]

@@ -175,6 +175,7 @@ struct RobustnessTests {
             ("overlap", header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F16","shape":[2],"data_offsets":[4,8]}}"#), "b.data_offsets"),
             ("bad metadata", header(#"{"__metadata__":{"k":1}}"#), "__metadata__.k"),
             ("entry not object", header(#"{"a":3}"#), "a"),
+            ("deep nesting", header("{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"), "header"),
         ]
         for (what, bytes, field) in cases {
             do {
