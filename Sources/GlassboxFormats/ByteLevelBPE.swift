@@ -18,6 +18,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public let addEOS: Bool
     /// Whether a space is put in front of text that does not start with one (ByteLevel `add_prefix_space`).
     public let addPrefixSpace: Bool
+    /// Whether a pre-tokenized piece that is itself a vocabulary entry is taken whole, before
+    /// any merge (Hugging Face's `ignore_merges`, set by Llama 3).
+    public let ignoreMerges: Bool
     /// The Jinja chat template shipped with the model, if any.
     public let chatTemplate: String?
 
@@ -25,7 +28,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     private let merges: [UInt64: Merge]
     private let byteIDs: [Int32]
     private let special: Set<Int>
+    private let verbatim: Set<Int>
     private let matcher: SpecialTokenMatcher
+    private let addedMatcher: SpecialTokenMatcher
 
     struct Merge: Sendable {
         let rank: Int32
@@ -59,11 +64,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     ///   - vocabulary: token strings by id (byte-level form).
     ///   - merges: merge pairs in rank order; pairs whose parts or result are not in the
     ///     vocabulary can never apply and are ignored.
-    ///   - specialIDs: ids matched as whole strings in text and rendered verbatim.
+    ///   - specialIDs: ids matched as whole strings in text (unless `parseSpecial` is off),
+    ///     rendered verbatim, left out by `skipSpecial`.
+    ///   - addedIDs: other added tokens: always matched as whole strings, rendered verbatim.
     public init(name: String, vocabulary: [String], merges: [(String, String)], specialIDs: Set<Int>,
+                addedIDs: Set<Int> = [],
                 preTokenizer: PreTokenizer, bosID: Int? = nil, eosID: Int? = nil, unknownID: Int? = nil,
                 paddingID: Int? = nil, addBOS: Bool = false, addEOS: Bool = false, addPrefixSpace: Bool = false,
-                chatTemplate: String? = nil) throws {
+                ignoreMerges: Bool = false, chatTemplate: String? = nil) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         for (field, id) in [("bos", bosID), ("eos", eosID), ("unknown", unknownID), ("padding", paddingID)] {
@@ -72,7 +80,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                                                expected: "an id below the vocabulary size \(vocabulary.count)")
             }
         }
-        if let bad = specialIDs.first(where: { $0 < 0 || $0 >= vocabulary.count }) {
+        if let bad = specialIDs.union(addedIDs).first(where: { $0 < 0 || $0 >= vocabulary.count }) {
             throw FormatError.invalidValue(file: name, field: "special token id", value: String(bad),
                                            expected: "an id below the vocabulary size \(vocabulary.count)")
         }
@@ -83,10 +91,12 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addPrefixSpace = addPrefixSpace
+        self.ignoreMerges = ignoreMerges
         self.chatTemplate = chatTemplate
         var index: [String: Int] = [:]
         index.reserveCapacity(vocabulary.count)
-        for (i, t) in vocabulary.enumerated() where index[t] == nil || specialIDs.contains(index[t]!) {
+        let verbatim = specialIDs.union(addedIDs)
+        for (i, t) in vocabulary.enumerated() where index[t] == nil || verbatim.contains(index[t]!) {
             index[t] = i
         }
         self.index = index
@@ -104,7 +114,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         }
         self.merges = table
         self.special = specialIDs
-        self.matcher = SpecialTokenMatcher(specialIDs.sorted().map { (vocabulary[$0], $0) })
+        self.verbatim = verbatim
+        self.matcher = SpecialTokenMatcher(verbatim.sorted().map { (vocabulary[$0], $0) })
+        self.addedMatcher = SpecialTokenMatcher(addedIDs.sorted().map { (vocabulary[$0], $0) })
     }
 
     // MARK: Loading
@@ -132,9 +144,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                                            expected: "a known pre-tokenizer (gpt2, smollm, starcoder, llama-bpe, …)")
         }
         // ggml token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
-        let specials = Set(types.enumerated().filter { $0.element == 3 || $0.element == 4 }.map(\.offset))
+        let specials = Set(types.enumerated().filter { $0.element == 3 }.map(\.offset))
+        let userDefined = Set(types.enumerated().filter { $0.element == 4 }.map(\.offset))
         func optionalID(_ key: String) throws -> Int? { gguf.value(key) == nil ? nil : try gguf.int(key) }
-        try self.init(name: gguf.name, vocabulary: tokens, merges: merges, specialIDs: specials,
+        try self.init(name: gguf.name, vocabulary: tokens, merges: merges, specialIDs: specials, addedIDs: userDefined,
                       preTokenizer: preTokenizer,
                       bosID: optionalID("tokenizer.ggml.bos_token_id"), eosID: optionalID("tokenizer.ggml.eos_token_id"),
                       unknownID: optionalID("tokenizer.ggml.unknown_token_id"),
@@ -158,13 +171,23 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             }
         }
         let (pre, prefixSpace) = try Self.preTokenizer(root["pre_tokenizer"], name: name)
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty {
+                throw FormatError.badJSON(file: name, field: "model.\(key)", expected: "none for byte-level BPE, found \"\(v)\"")
+            }
+        }
+        if model["byte_fallback"] as? Bool == true {
+            throw FormatError.badJSON(file: name, field: "model.byte_fallback", expected: "false for byte-level BPE")
+        }
         let specials = Set(added.filter(\.2).map(\.1))
+        let others = Set(added.filter { !$0.2 }.map(\.1))
         func idOf(_ key: String) -> Int? {
             guard let t = model[key] as? String else { return nil }
             return tokens.firstIndex(of: t)
         }
-        try self.init(name: name, vocabulary: tokens, merges: merges, specialIDs: specials, preTokenizer: pre,
-                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace)
+        try self.init(name: name, vocabulary: tokens, merges: merges, specialIDs: specials, addedIDs: others, preTokenizer: pre,
+                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace,
+                      ignoreMerges: model["ignore_merges"] as? Bool ?? false)
     }
 
     /// The pre-tokenizer of a tokenizer.json `pre_tokenizer` block.
@@ -209,8 +232,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         if addSpecialTokens && addBOS, let bosID { out.append(bosID) }
         var scalars = Array(text.unicodeScalars)
         if addPrefixSpace, let first = scalars.first, first != " " { scalars.insert(" ", at: 0) }
-        let segments: [SpecialTokenMatcher.Segment] = parseSpecial
-            ? matcher.segments(scalars) : (scalars.isEmpty ? [] : [.text(0..<scalars.count)])
+        let segments = (parseSpecial ? matcher : addedMatcher).segments(scalars)
         var word: [Int32] = []
         var bytes: [UInt8] = []
         for seg in segments {
@@ -221,6 +243,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 for r in preTokenizer.ranges(piece) {
                     bytes.removeAll(keepingCapacity: true)
                     for s in piece[r] { appendUTF8(s, to: &bytes) }
+                    if ignoreMerges {
+                        var mapped = String.UnicodeScalarView()
+                        for b in bytes { mapped.append(Self.byteToScalar[Int(b)]) }
+                        if let whole = index[String(mapped)] {
+                            out.append(whole)
+                            continue
+                        }
+                    }
                     word.removeAll(keepingCapacity: true)
                     for b in bytes {
                         let id = byteIDs[Int(b)]
@@ -273,8 +303,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     /// The raw bytes a token stands for (a special token's text; nothing for an unknown id).
     public func appendBytes(of id: Int, skipSpecial: Bool = false, to bytes: inout [UInt8]) {
         guard let t = token(id) else { return }
-        if special.contains(id) {
-            if !skipSpecial { bytes.append(contentsOf: Array(t.utf8)) }
+        if verbatim.contains(id) {
+            if !(skipSpecial && special.contains(id)) { bytes.append(contentsOf: Array(t.utf8)) }
             return
         }
         for s in t.unicodeScalars {

@@ -120,6 +120,23 @@ struct GGUFTests {
         #expect(t.scalars[0] == expectedFirst)
     }
 
+    /// Writing into a borrowed tensor copies first: other tensors of the same data and later
+    /// reads are unaffected.
+    @Test func borrowedTensorsAreCopyOnWrite() throws {
+        let file = try GGUFFile(path: Fixtures.path("tiny/llama_f32.gguf"))
+        let st = try SafetensorsFile(path: Fixtures.path("tiny/llama/model.safetensors"))
+        let pairs: [(() throws -> Tensor)] = [{ try file.tensor("output_norm.weight") }, { try st.tensor("model.norm.weight") }]
+        for load in pairs {
+            var a = try load()
+            let b = try load()
+            let original = b.scalars
+            a.withUnsafeMutableBufferPointer { $0[0] = 12345 }
+            #expect(a.scalars[0] == 12345)
+            #expect(b.scalars == original)
+            #expect(try load().scalars == original)
+        }
+    }
+
     /// Needs the model: set GLASSBOX_SMOLLM2_GGUF to the SmolLM2-135M-Instruct.Q4_1.gguf path.
     @Test(.enabled(if: Fixtures.smolLM2 != nil, "GLASSBOX_SMOLLM2_GGUF does not name the SmolLM2 GGUF"))
     func smolLM2DequantMatchesGGUFPy() throws {

@@ -129,6 +129,40 @@ struct TokenizerTests {
         }
     }
 
+    /// Added tokens that are not special are matched even when special tokens are not parsed,
+    /// and are kept by `skipSpecial`; special ones are matched only with `parseSpecial`.
+    @Test func addedAndSpecialTokens() throws {
+        let vocab = ["a": 0, "b": 1, " ": 2, "Ġ": 3, "<sp>": 4, "<add>": 5]
+        let added: [[String: Any]] = [["id": 4, "content": "<sp>", "special": true], ["id": 5, "content": "<add>", "special": false]]
+        let doc: [String: Any] = ["model": ["type": "BPE", "vocab": vocab, "merges": [String]()], "added_tokens": added,
+                                  "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false]]
+        let path = try Fixtures.temporaryFile([UInt8](JSONSerialization.data(withJSONObject: doc)), suffix: ".json")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tok = try TokenizerLoader.load(tokenizerJSON: path)
+        #expect(tok.encode("a<sp>b<add>") == [0, 4, 1, 5])
+        let plain = tok.encode("a<sp>b<add>", addSpecialTokens: true, parseSpecial: false)
+        #expect(plain.suffix(2) == [1, 5] && !plain.contains(4))
+        #expect(tok.decode([0, 4, 1, 5], skipSpecial: true) == "ab<add>")
+        #expect(tok.decode([0, 4, 1, 5]) == "a<sp>b<add>")
+        #expect(tok.isSpecial(4) && !tok.isSpecial(5))
+    }
+
+    /// `ignore_merges`: a piece that is a vocabulary entry is taken whole even when the merges
+    /// would build it differently.
+    @Test func ignoreMergesTakesWholePieces() throws {
+        // Merges build "ab" then "abc" only through "bc": a+bc is never ranked, so plain BPE stops at "a","bc".
+        func make(ignore: Bool) throws -> any Tokenizer {
+            let vocab = ["a": 0, "b": 1, "c": 2, "bc": 3, "abc": 4]
+            let doc: [String: Any] = ["model": ["type": "BPE", "vocab": vocab, "merges": ["b c"], "ignore_merges": ignore],
+                                      "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false]]
+            let path = try Fixtures.temporaryFile([UInt8](JSONSerialization.data(withJSONObject: doc)), suffix: ".json")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try TokenizerLoader.load(tokenizerJSON: path)
+        }
+        #expect(try make(ignore: false).encode("abc") == [0, 3])
+        #expect(try make(ignore: true).encode("abc") == [4])
+    }
+
     /// The Llama 3 scanner on hand-derived splits of its regular expression.
     @Test(arguments: [
         ("Hello world", ["Hello", " world"]),
@@ -241,6 +275,7 @@ struct TokenizerTests {
             (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [3]}, "pre_tokenizer": {"type": "ByteLevel"}}"#, "model.merges[0]"),
             (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}}"#, "pre_tokenizer.type"),
             (#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#, "unknown token [UNK]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}, "pre_tokenizer": {"type": "ByteLevel"}}"#, "model.byte_fallback"),
             (#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "added_tokens": [{"content": "x"}]}"#, "added_tokens[0]"),
         ]
         for (json, field) in cases {
