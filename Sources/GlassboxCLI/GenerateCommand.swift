@@ -8,6 +8,7 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "The prompt.") var prompt: String
     @Option(name: .long, help: "Number of new tokens at most.") var maxTokens = 30
     @Flag(name: .long, help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
+    @Option(name: .long, help: "With --chat: a system message (else the template's default).") var system: String?
     @Option(name: .long, help: "Token id(s) put before the prompt, comma-separated.") var prefix: String?
     @Option(name: .long, help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
     @Option(name: .long, help: "Sample among the k most likely tokens.") var topK: Int?
@@ -34,7 +35,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try CLIOutput.run {
             let m = try options.load()
-            let text = chat ? try m.chatPrompt(prompt) : prompt
+            let text = chat ? try m.chatPrompt(prompt, system: system) : prompt
             let ids = try m.encode(text, prefix: try parsePrefix(prefix))
             let sampling = Sampling(temperature: temperature, topK: topK, topP: topP, seed: seed)
             let result = try m.model.generate(prompt: ids, maxTokens: maxTokens, sampling: sampling, stopTokens: m.stopTokens)

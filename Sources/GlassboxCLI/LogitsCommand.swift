@@ -8,6 +8,7 @@ struct LogitsCommand: ParsableCommand {
     @Argument(help: "The prompt.") var prompt: String
     @Option(name: .long, help: "How many tokens to show.") var top = 10
     @Flag(name: .long, help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
+    @Option(name: .long, help: "With --chat: a system message (else the template's default).") var system: String?
     @Option(name: .long, help: "Token id(s) put before the prompt, comma-separated (e.g. 0 for <|endoftext|> as attention sink).")
     var prefix: String?
 
@@ -23,7 +24,7 @@ struct LogitsCommand: ParsableCommand {
         try CLIOutput.run {
             let m = try options.load()
             guard m.model.isCausal else { throw ModelError.invalidInput("\(m.name) is an encoder; it has no next-token logits") }
-            let text = chat ? try m.chatPrompt(prompt) : prompt
+            let text = chat ? try m.chatPrompt(prompt, system: system) : prompt
             let ids = try m.encode(text, prefix: try parsePrefix(prefix))
             let logits = try m.model(TokenBatch(ids)).logits!.select(axis: 0, 0).select(axis: 0, ids.count - 1)  // [vocab]
             let (values, indices) = logits.topK(Swift.min(top, logits.count))
