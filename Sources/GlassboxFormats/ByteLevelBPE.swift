@@ -18,6 +18,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public let addEOS: Bool
     /// Whether a space is put in front of text that does not start with one (ByteLevel `add_prefix_space`).
     public let addPrefixSpace: Bool
+    /// Whether a pre-tokenized piece that is itself a vocabulary entry is taken whole, before
+    /// any merge (Hugging Face's `ignore_merges`, set by Llama 3).
+    public let ignoreMerges: Bool
     /// The Jinja chat template shipped with the model, if any.
     public let chatTemplate: String?
 
@@ -63,7 +66,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public init(name: String, vocabulary: [String], merges: [(String, String)], specialIDs: Set<Int>,
                 preTokenizer: PreTokenizer, bosID: Int? = nil, eosID: Int? = nil, unknownID: Int? = nil,
                 paddingID: Int? = nil, addBOS: Bool = false, addEOS: Bool = false, addPrefixSpace: Bool = false,
-                chatTemplate: String? = nil) throws {
+                ignoreMerges: Bool = false, chatTemplate: String? = nil) throws {
         self.vocabulary = vocabulary
         self.preTokenizer = preTokenizer
         for (field, id) in [("bos", bosID), ("eos", eosID), ("unknown", unknownID), ("padding", paddingID)] {
@@ -83,6 +86,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         self.addBOS = addBOS
         self.addEOS = addEOS
         self.addPrefixSpace = addPrefixSpace
+        self.ignoreMerges = ignoreMerges
         self.chatTemplate = chatTemplate
         var index: [String: Int] = [:]
         index.reserveCapacity(vocabulary.count)
@@ -158,13 +162,22 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             }
         }
         let (pre, prefixSpace) = try Self.preTokenizer(root["pre_tokenizer"], name: name)
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty {
+                throw FormatError.badJSON(file: name, field: "model.\(key)", expected: "none for byte-level BPE, found \"\(v)\"")
+            }
+        }
+        if model["byte_fallback"] as? Bool == true {
+            throw FormatError.badJSON(file: name, field: "model.byte_fallback", expected: "false for byte-level BPE")
+        }
         let specials = Set(added.filter(\.2).map(\.1))
         func idOf(_ key: String) -> Int? {
             guard let t = model[key] as? String else { return nil }
             return tokens.firstIndex(of: t)
         }
         try self.init(name: name, vocabulary: tokens, merges: merges, specialIDs: specials, preTokenizer: pre,
-                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace)
+                      unknownID: idOf("unk_token"), addPrefixSpace: prefixSpace,
+                      ignoreMerges: model["ignore_merges"] as? Bool ?? false)
     }
 
     /// The pre-tokenizer of a tokenizer.json `pre_tokenizer` block.
@@ -221,6 +234,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 for r in preTokenizer.ranges(piece) {
                     bytes.removeAll(keepingCapacity: true)
                     for s in piece[r] { appendUTF8(s, to: &bytes) }
+                    if ignoreMerges {
+                        var mapped = String.UnicodeScalarView()
+                        for b in bytes { mapped.append(Self.byteToScalar[Int(b)]) }
+                        if let whole = index[String(mapped)] {
+                            out.append(whole)
+                            continue
+                        }
+                    }
                     word.removeAll(keepingCapacity: true)
                     for b in bytes {
                         let id = byteIDs[Int(b)]
@@ -266,17 +287,65 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     public func decode(_ ids: [Int], skipSpecial: Bool) -> String {
         var bytes: [UInt8] = []
-        for id in ids {
-            guard let t = token(id) else { continue }
-            if special.contains(id) {
-                if !skipSpecial { bytes.append(contentsOf: Array(t.utf8)) }
-                continue
-            }
-            for s in t.unicodeScalars {
-                if let b = Self.scalarToByte[s.value] { bytes.append(b) } else { appendUTF8(s, to: &bytes) }
-            }
-        }
+        for id in ids { appendBytes(of: id, skipSpecial: skipSpecial, to: &bytes) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The raw bytes a token stands for (a special token's text; nothing for an unknown id).
+    public func appendBytes(of id: Int, skipSpecial: Bool = false, to bytes: inout [UInt8]) {
+        guard let t = token(id) else { return }
+        if special.contains(id) {
+            if !skipSpecial { bytes.append(contentsOf: Array(t.utf8)) }
+            return
+        }
+        for s in t.unicodeScalars {
+            if let b = Self.scalarToByte[s.value] { bytes.append(b) } else { appendUTF8(s, to: &bytes) }
+        }
+    }
+
+    /// Incremental decoding for generation: feed ids one at a time and get the text that is
+    /// complete so far. A character split over several tokens comes out once its last byte arrives.
+    public struct StreamDecoder: Sendable {
+        public let tokenizer: ByteLevelBPETokenizer
+        public let skipSpecial: Bool
+        private var pending: [UInt8] = []
+
+        public init(_ tokenizer: ByteLevelBPETokenizer, skipSpecial: Bool = false) {
+            self.tokenizer = tokenizer
+            self.skipSpecial = skipSpecial
+        }
+
+        /// Text completed by `id` (possibly empty).
+        public mutating func next(_ id: Int) -> String {
+            tokenizer.appendBytes(of: id, skipSpecial: skipSpecial, to: &pending)
+            let complete = Self.completePrefix(pending)
+            let text = String(decoding: pending[..<complete], as: UTF8.self)
+            pending.removeFirst(complete)
+            return text
+        }
+
+        /// Whatever is left (an incomplete sequence comes out as U+FFFD).
+        public mutating func finish() -> String {
+            defer { pending.removeAll() }
+            return String(decoding: pending, as: UTF8.self)
+        }
+
+        /// Length of `bytes` without a trailing, still incomplete UTF-8 sequence.
+        static func completePrefix(_ bytes: [UInt8]) -> Int {
+            var k = bytes.count
+            var back = 0
+            while k > 0 && back < 4 {
+                let b = bytes[k - 1]
+                if b & 0xC0 != 0x80 {
+                    // A lead byte: how long should its sequence be?
+                    let need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1
+                    return need > back + 1 && b >= 0xC0 ? k - 1 : bytes.count
+                }
+                k -= 1
+                back += 1
+            }
+            return bytes.count
+        }
     }
 }
 

@@ -37,7 +37,7 @@ public enum GGUFValueType: UInt32, Sendable, CustomStringConvertible {
 }
 
 /// One GGUF metadata value.
-public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
+public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
     case uint64(UInt64), int64(Int64), float32(Float), float64(Double), bool(Bool), string(String)
     /// An array of values that all have `elementType` (arrays of arrays nest).
@@ -158,9 +158,12 @@ public final class GGUFFile: @unchecked Sendable {
     /// Start of the data section in the file.
     public let dataOffset: Int
     private let tensorIndex: [String: Int]
+    private let borrowed = StorageCache()
 
     /// Deepest nesting of metadata arrays accepted.
     public static let maxArrayDepth = 8
+    /// Most elements of one metadata array (real vocabularies and merge lists have < 1 M).
+    public static let maxArrayLength = 1 << 24
     /// Most dimensions a tensor may have (ggml's GGML_MAX_DIMS).
     public static let maxDimensions = 4
 
@@ -356,6 +359,10 @@ public final class GGUFFile: @unchecked Sendable {
                                                expected: "a GGUF value type 0…12")
             }
             let n = try c.read(UInt64.self, field: "length of \(field)")
+            guard n <= UInt64(maxArrayLength) else {
+                throw FormatError.invalidValue(file: c.file.name, field: "length of \(field)", value: String(n),
+                                               expected: "at most \(maxArrayLength) elements")
+            }
             guard n <= UInt64(c.remaining / et.minimumSize) else {
                 throw FormatError.invalidValue(file: c.file.name, field: "length of \(field)", value: String(n),
                                                expected: "at most \(c.remaining / et.minimumSize) \(et) values in the \(c.remaining) remaining bytes")
@@ -420,6 +427,11 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func hasTensor(_ tensorName: String) -> Bool { tensorIndex[tensorName] != nil }
 
+    /// How many tensors of each type the file holds.
+    public var tensorTypeCounts: [GGMLType: Int] {
+        tensors.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
+    }
+
     /// The tensor's raw bytes inside the mapping (valid while this file is alive).
     public func rawBytes(_ info: GGUFTensorInfo) -> UnsafeRawBufferPointer { file.region(info.fileOffset, info.byteCount) }
 
@@ -462,7 +474,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     public func tensor(_ info: GGUFTensorInfo) throws -> Tensor {
         guard info.type.canDequantize else { throw FormatError.unsupportedType(file: name, tensor: info.name, type: info.type.name) }
-        if info.type == .f32, let t = file.borrowedFloats(at: info.fileOffset, count: info.elementCount, shape: info.shape) {
+        if info.type == .f32, let t = file.borrowedFloats(at: info.fileOffset, count: info.elementCount, shape: info.shape, cache: borrowed) {
             return t
         }
         return try Tensor(shape: info.shape) { buf in

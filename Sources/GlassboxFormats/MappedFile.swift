@@ -82,11 +82,16 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// A tensor borrowing `count` Float32 values at an already validated `offset`, or nil when the
-    /// data is not 4-byte aligned (or empty) and must be copied instead.
-    func borrowedFloats(at offset: Int, count: Int, shape: [Int]) -> Tensor? {
+    /// data is not 4-byte aligned (or empty) and must be copied instead. The storage object is
+    /// kept in `cache`, so every tensor of the same data shares it and a tensor is never its
+    /// only owner: in-place mutation copies first and never shows through other tensors.
+    func borrowedFloats(at offset: Int, count: Int, shape: [Int], cache: StorageCache) -> Tensor? {
         guard count > 0, let base, offset & 3 == 0 else { return nil }
-        let p = (base + offset).bindMemory(to: Float.self, capacity: count)
-        return Tensor(storage: TensorStorage(borrowing: p, count: count, owner: self), shape: shape)
+        let storage = cache.storage(at: offset) {
+            let p = (base + offset).bindMemory(to: Float.self, capacity: count)
+            return TensorStorage(borrowing: p, count: count, owner: self)
+        }
+        return Tensor(storage: storage, shape: shape)
     }
 
     /// `list[index[key]]`, or a `missing` error naming the tensor.
@@ -102,6 +107,22 @@ public final class MappedFile: @unchecked Sendable {
         guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
             throw FormatError.truncated(file: name, field: field, offset: offset, needed: length, available: available)
         }
+    }
+}
+
+/// Borrowed storages of one file by byte offset (held by the reader, not by the mapping, so
+/// that storage → mapping references form no cycle).
+final class StorageCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storages: [Int: TensorStorage] = [:]
+
+    func storage(at offset: Int, make: () -> TensorStorage) -> TensorStorage {
+        lock.lock()
+        defer { lock.unlock() }
+        if let s = storages[offset] { return s }
+        let s = make()
+        storages[offset] = s
+        return s
     }
 }
 

@@ -42,6 +42,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     public let dataOffset: Int
     private let index: [String: Int]
+    private let borrowed = StorageCache()
 
     /// Largest header accepted (the reference implementation's limit).
     public static let maxHeaderBytes = 100_000_000
@@ -157,7 +158,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         let n = info.elementCount
         switch info.dtype {
         case .f32:
-            return file.borrowedFloats(at: info.fileOffset, count: n, shape: info.shape) ?? convert(info, .f32)
+            return file.borrowedFloats(at: info.fileOffset, count: n, shape: info.shape, cache: borrowed) ?? convert(info, .f32)
         case .f16: return convert(info, .f16)
         case .bf16: return convert(info, .bf16)
         default:

@@ -60,6 +60,9 @@ struct GGUFTests {
         let file = try GGUFFile(path: Fixtures.path("tiny/\(try #require(g["file"] as? String))"))
         let table = try #require(g["tensors"] as? [[String: Any]])
         #expect(file.tensors.count == table.count)
+        var counts: [GGMLType: Int] = [:]
+        for t in table { counts[try #require(GGMLType(name: t["type"] as? String ?? "")), default: 0] += 1 }
+        #expect(file.tensorTypeCounts == counts)
         for t in table {
             let info = try file.info(try #require(t["gguf"] as? String))
             #expect(info.type.name == t["type"] as? String, "\(info.name) type")
@@ -117,9 +120,27 @@ struct GGUFTests {
         #expect(t.scalars[0] == expectedFirst)
     }
 
-    @Test func smolLM2DequantMatchesGGUFPy() throws {
-        guard let path = Fixtures.smolLM2 else { return }  // set GLASSBOX_SMOLLM2_GGUF to run
-        let file = try GGUFFile(path: path)
+    /// Writing into a borrowed tensor copies first: other tensors of the same data and later
+    /// reads are unaffected.
+    @Test func borrowedTensorsAreCopyOnWrite() throws {
+        let file = try GGUFFile(path: Fixtures.path("tiny/llama_f32.gguf"))
+        let st = try SafetensorsFile(path: Fixtures.path("tiny/llama/model.safetensors"))
+        let pairs: [(() throws -> Tensor)] = [{ try file.tensor("output_norm.weight") }, { try st.tensor("model.norm.weight") }]
+        for load in pairs {
+            var a = try load()
+            let b = try load()
+            let original = b.scalars
+            a.withUnsafeMutableBufferPointer { $0[0] = 12345 }
+            #expect(a.scalars[0] == 12345)
+            #expect(b.scalars == original)
+            #expect(try load().scalars == original)
+        }
+    }
+
+    /// Needs the model: set GLASSBOX_SMOLLM2_GGUF to the SmolLM2-135M-Instruct.Q4_1.gguf path.
+    @Test(.enabled(if: Fixtures.smolLM2 != nil, "GLASSBOX_SMOLLM2_GGUF does not name the SmolLM2 GGUF"))
+    func smolLM2DequantMatchesGGUFPy() throws {
+        let file = try GGUFFile(path: try #require(Fixtures.smolLM2))
         let json = try Fixtures.json("dequant.json")
         for t in try #require(json["tensors"] as? [[String: Any]]) {
             let name = try #require(t["name"] as? String)

@@ -57,8 +57,12 @@ struct RobustnessTests {
         return b
     }
 
-    @Test func builderFileParses() throws {
-        let f = try Self.open(Self.valid().build())
+    @Test(arguments: [UInt32(2), 3])
+    func builderFileParses(version: UInt32) throws {
+        var b = Self.valid()
+        b.version = version
+        let f = try Self.open(b.build())
+        #expect(f.version == Int(version))
         #expect(try f.string("general.architecture") == "llama")
         let nested = try f.array("nested")
         #expect(nested == [.array(elementType: .string, values: [.string("a")]),
@@ -68,6 +72,18 @@ struct RobustnessTests {
         #expect(try f.int("i16") == -2)
         #expect(try f.tensor("w").scalars == (0..<8).map(Float.init))
         #expect(try f.tensor("w").shape == [2, 4])
+    }
+
+    /// Empty tensors (a zero dimension) are legal and read as empty tensors.
+    @Test func zeroSizedTensors() throws {
+        var b = Self.valid()
+        b.tensor("empty_rows", dims: [4, 0], type: 0, data: [])
+        b.tensor("empty_q", dims: [0, 3], type: 2, data: [])
+        let f = try Self.open(b.build())
+        #expect(try f.tensor("empty_rows").shape == [0, 4])
+        #expect(try f.tensor("empty_q").shape == [3, 0])
+        #expect(try f.tensor("empty_q").count == 0)
+        #expect(try f.tensor("w").scalars == (0..<8).map(Float.init))
     }
 
     /// Each broken file gives the named error; none crashes.
@@ -159,6 +175,7 @@ struct RobustnessTests {
             ("overlap", header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F16","shape":[2],"data_offsets":[4,8]}}"#), "b.data_offsets"),
             ("bad metadata", header(#"{"__metadata__":{"k":1}}"#), "__metadata__.k"),
             ("entry not object", header(#"{"a":3}"#), "a"),
+            ("deep nesting", header("{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"), "header"),
         ]
         for (what, bytes, field) in cases {
             do {

@@ -129,6 +129,22 @@ struct TokenizerTests {
         }
     }
 
+    /// `ignore_merges`: a piece that is a vocabulary entry is taken whole even when the merges
+    /// would build it differently.
+    @Test func ignoreMergesTakesWholePieces() throws {
+        // Merges build "ab" then "abc" only through "bc": a+bc is never ranked, so plain BPE stops at "a","bc".
+        func make(ignore: Bool) throws -> any Tokenizer {
+            let vocab = ["a": 0, "b": 1, "c": 2, "bc": 3, "abc": 4]
+            let doc: [String: Any] = ["model": ["type": "BPE", "vocab": vocab, "merges": ["b c"], "ignore_merges": ignore],
+                                      "pre_tokenizer": ["type": "ByteLevel", "add_prefix_space": false]]
+            let path = try Fixtures.temporaryFile([UInt8](JSONSerialization.data(withJSONObject: doc)), suffix: ".json")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try TokenizerLoader.load(tokenizerJSON: path)
+        }
+        #expect(try make(ignore: false).encode("abc") == [0, 3])
+        #expect(try make(ignore: true).encode("abc") == [4])
+    }
+
     /// The Llama 3 scanner on hand-derived splits of its regular expression.
     @Test(arguments: [
         ("Hello world", ["Hello", " world"]),
@@ -196,6 +212,66 @@ struct TokenizerTests {
         let tok = try TokenizerLoader.load(gguf: RobustnessTests.open(b.build()))
         for s in Self.samples {
             #expect(tok.encode(s.text) == s.miniIDs, "\(s.name)")
+        }
+    }
+
+    /// The committed tokenizer-only GGUF holds exactly the model's tokenizer.
+    @Test(.enabled(if: Fixtures.smolLM2 != nil, "GLASSBOX_SMOLLM2_GGUF does not name the SmolLM2 GGUF"))
+    func fixtureMatchesTheModelFile() throws {
+        let model = try GGUFFile(path: try #require(Fixtures.smolLM2))
+        let fixture = try GGUFFile(path: Fixtures.path("smollm2_tokenizer.gguf"))
+        for key in fixture.metadataKeys {
+            #expect(model.value(key) == fixture.value(key), "\(key)")
+        }
+        #expect(model.metadataKeys.filter { $0.hasPrefix("tokenizer.") }.count == fixture.metadataKeys.count - 1)
+    }
+
+    /// Streaming decode gives the same text as decoding at once, releasing a character only
+    /// when its last byte has arrived.
+    @Test func streamingDecode() throws {
+        let tok = try #require(Self.smol)
+        for s in Self.samples {
+            var stream = ByteLevelBPETokenizer.StreamDecoder(tok)
+            var text = ""
+            for id in s.smolIDs {
+                let piece = stream.next(id)
+                #expect(!piece.contains("\u{FFFD}"), "\(s.name): partial character released")
+                text += piece
+            }
+            text += stream.finish()
+            #expect(text == s.smolDecode, "\(s.name)")
+        }
+        // " 🍕" is split over three byte-level tokens in SmolLM2: "ĠðŁ" (space, F0 9F), "į" (8D), "ķ" (95).
+        var stream = ByteLevelBPETokenizer.StreamDecoder(tok)
+        #expect(stream.next(15107) == " ")
+        #expect(stream.next(231) == "")
+        #expect(stream.next(239) == "🍕")
+        #expect(stream.finish() == "")
+    }
+
+    @Test func brokenTokenizerJSONGivesClearErrors() throws {
+        let cases: [(String, String)] = [
+            ("[1]", "document"),
+            (#"{"model": {"type": "Unigram", "vocab": []}}"#, "model.type"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": -1}}}"#, "model.vocab[a]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [3]}, "pre_tokenizer": {"type": "ByteLevel"}}"#, "model.merges[0]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Whitespace"}}"#, "pre_tokenizer.type"),
+            (#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#, "unknown token [UNK]"),
+            (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "byte_fallback": true}, "pre_tokenizer": {"type": "ByteLevel"}}"#, "model.byte_fallback"),
+            (#"{"model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}, "added_tokens": [{"content": "x"}]}"#, "added_tokens[0]"),
+        ]
+        for (json, field) in cases {
+            let path = try Fixtures.temporaryFile(Array(json.utf8), suffix: ".json")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try TokenizerLoader.load(tokenizerJSON: path)
+                Issue.record("\(json): loaded without error")
+            } catch let e as FormatError {
+                switch e {
+                case let .badJSON(_, f, _), let .missing(_, f, _): #expect(f == field, "\(e)")
+                default: Issue.record("\(json): unexpected \(e)")
+                }
+            }
         }
     }
 }
