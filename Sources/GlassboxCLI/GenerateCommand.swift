@@ -5,10 +5,8 @@ import Glassbox
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Continue a prompt (greedy by default; seeded sampling with --temperature).")
     @OptionGroup var options: ModelOptions
-    @Argument(help: "The prompt.") var prompt: String
+    @OptionGroup var input: PromptOptions
     @Option(name: .long, help: "Number of new tokens at most.") var maxTokens = 30
-    @Flag(name: .long, help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
-    @Option(name: .long, help: "Token id(s) put before the prompt, comma-separated.") var prefix: String?
     @Option(name: .long, help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
     @Option(name: .long, help: "Sample among the k most likely tokens.") var topK: Int?
     @Option(name: .long, help: "Nucleus sampling: the smallest set reaching probability p.") var topP: Float?
@@ -19,7 +17,6 @@ struct GenerateCommand: ParsableCommand {
         guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
         if let topK, topK <= 0 { throw ValidationError("--top-k must be positive") }
-        _ = try parsePrefix(prefix)
     }
 
     struct Output: Encodable {
@@ -34,8 +31,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try CLIOutput.run {
             let m = try options.load()
-            let text = chat ? try m.chatPrompt(prompt) : prompt
-            let ids = try m.encode(text, prefix: try parsePrefix(prefix))
+            let (text, ids) = try input.encode(with: m)
             let sampling = Sampling(temperature: temperature, topK: topK, topP: topP, seed: seed)
             let result = try m.model.generate(prompt: ids, maxTokens: maxTokens, sampling: sampling, stopTokens: m.stopTokens)
             let newText = m.tokenizer!.decode(result.newIDs, skipSpecial: true)

@@ -15,6 +15,31 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The prompt and how it is framed (shared by `logits` and `generate`).
+struct PromptOptions: ParsableArguments {
+    @Argument(help: "The prompt.") var prompt: String
+    @Flag(name: .long, help: "Wrap the prompt as a user message in the model's chat template.") var chat = false
+    @Option(name: .long, help: "With --chat: a system message (else the template's default).") var system: String?
+    @Option(name: .long, help: "Token id(s) put before the prompt, comma-separated (e.g. 0 for <|endoftext|> as attention sink).")
+    var prefix: String?
+
+    func validate() throws { _ = try prefixIDs() }
+
+    func prefixIDs() throws -> [Int] {
+        guard let prefix, !prefix.isEmpty else { return [] }
+        return try prefix.split(separator: ",").map {
+            guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v >= 0 else { throw ValidationError("--prefix: '\($0)' is not a token id") }
+            return v
+        }
+    }
+
+    /// The text actually tokenized (after the chat template) and its ids.
+    func encode(with m: LoadedModel) throws -> (text: String, ids: [Int]) {
+        let text = chat ? try m.chatPrompt(prompt, system: system) : prompt
+        return (text, try m.encode(text, prefix: try prefixIDs()))
+    }
+}
+
 enum CLIOutput {
     static func note(_ line: String) {
         FileHandle.standardError.write(Data(("glassbox: " + line + "\n").utf8))

@@ -21,10 +21,15 @@ public struct LoadedModel: @unchecked Sendable {
         return prefix + tokenizer.encode(text)
     }
 
-    /// The prompt text of a single user message through the chat template.
-    public func chatPrompt(_ message: String) throws -> String {
+    /// The prompt text of a single user message (after an optional system message) through the chat template.
+    public func chatPrompt(_ message: String, system: String? = nil) throws -> String {
+        try chatPrompt(messages: (system.map { [ChatMessage(role: "system", content: $0)] } ?? []) + [ChatMessage(role: "user", content: message)])
+    }
+
+    /// The prompt text of a conversation through the chat template, ending with the assistant's turn.
+    public func chatPrompt(messages: [ChatMessage]) throws -> String {
         guard let chatTemplate else { throw ModelError.invalidInput("\(name) has no ChatML chat template") }
-        return chatTemplate.render([ChatMessage(role: "user", content: message)])
+        return chatTemplate.render(messages)
     }
 
     /// Ids that end generation (end-of-text / ChatML end-of-turn).

