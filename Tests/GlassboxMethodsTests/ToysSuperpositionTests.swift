@@ -116,6 +116,22 @@ import GlassboxTensor
         #expect(throws: ToyModelError.self) { try SuperpositionModel.load(from: url) }
     }
 
+    @Test func absoluteValueModelSavesAndLoads() throws {
+        let config = Config(features: 4, hidden: 3, importance: [1, 1, 1, 1], sparsities: [0.5], steps: 5, batchSize: 8, seed: 7)
+        var model = try AbsoluteValueSuperpositionModel(config)
+        let trained = model.train().model
+        let dir = try toyTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("abs.safetensors")
+        try trained.save(to: url)
+        let loaded = try AbsoluteValueSuperpositionModel.load(from: url)
+        var rng = SeededGenerator(seed: 1)
+        let x = SuperpositionModel.sampleBatch(sparsities: [0.5], batch: 4, features: 4, signed: true, using: &rng)
+        #expect(loaded.forward(x).scalars == trained.forward(x).scalars)
+        #expect(x.scalars.contains { $0 < 0 })
+        #expect(throws: ToyModelError.self) { try SuperpositionModel.load(from: url) }
+    }
+
     @Test func badConfigurationThrows() {
         #expect(throws: ToyModelError.self) {
             try SuperpositionModel(Config(features: 3, hidden: 2, importance: [1, 1], sparsities: [0]))

@@ -94,21 +94,17 @@ public struct AbsoluteValueSuperpositionModel: Sendable {
     }
 
     public func save(to url: URL) throws {
-        let json = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
-        try ToySafetensors.write(["W1": inputWeight, "W2": outputWeight, "b": bias],
-                                 metadata: ["configuration": json, "model": "superposition-abs"], to: url)
+        try saveToyWeights(configuration, model: "superposition-abs", names: ["W1", "W2", "b"],
+                           parameters: [inputWeight, outputWeight, bias], to: url)
     }
 
     public static func load(from url: URL) throws -> AbsoluteValueSuperpositionModel {
-        let (tensors, meta) = try ToySafetensors.read(from: url)
-        guard let json = meta["configuration"],
-              let c = try? JSONDecoder().decode(Configuration.self, from: Data(json.utf8)) else {
-            throw ToyModelError.malformedSafetensors(file: url.path, reason: "no superposition configuration in __metadata__")
+        let (c, p) = try loadToyWeights(Configuration.self, model: "superposition-abs", from: url) {
+            [("W1", [$0.instances, $0.hidden, $0.features]), ("W2", [$0.instances, $0.features, $0.hidden]),
+             ("b", [$0.instances, $0.features])]
         }
-        let (i, m, n) = (c.instances, c.hidden, c.features)
-        try checkWeights(tensors, expected: [("W1", [i, m, n]), ("W2", [i, n, m]), ("b", [i, n])], file: url.path)
         var model = try AbsoluteValueSuperpositionModel(c)
-        model.inputWeight = tensors["W1"]!; model.outputWeight = tensors["W2"]!; model.bias = tensors["b"]!
+        model.inputWeight = p[0]; model.outputWeight = p[1]; model.bias = p[2]
         return model
     }
 }

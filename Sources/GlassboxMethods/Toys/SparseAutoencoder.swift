@@ -287,22 +287,16 @@ public struct SparseAutoencoder: Sendable {
 
     // MARK: Saving
 
+    /// Saves the parameters (and the configuration, as JSON metadata) to a safetensors file.
     public func save(to url: URL) throws {
-        let json = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
-        var named: [String: Tensor] = [:]
-        for (i, (name, _)) in configuration.shapes.enumerated() { named[name] = parameters[i] }
-        try ToySafetensors.write(named, metadata: ["configuration": json, "model": "sae"], to: url)
+        try saveToyWeights(configuration, model: "sae", names: configuration.shapes.map { $0.0 }, parameters: parameters, to: url)
     }
 
+    /// Loads a model written by `save(to:)`.
     public static func load(from url: URL) throws -> SparseAutoencoder {
-        let (tensors, meta) = try ToySafetensors.read(from: url)
-        guard let json = meta["configuration"],
-              let c = try? JSONDecoder().decode(Configuration.self, from: Data(json.utf8)) else {
-            throw ToyModelError.malformedSafetensors(file: url.path, reason: "no SAE configuration in __metadata__")
-        }
-        try checkWeights(tensors, expected: c.shapes, file: url.path)
+        let (c, params) = try loadToyWeights(Configuration.self, model: "sae", from: url) { $0.shapes }
         var model = try SparseAutoencoder(c)
-        model.parameters = c.shapes.map { tensors[$0.0]! }
+        model.parameters = params
         return model
     }
 }

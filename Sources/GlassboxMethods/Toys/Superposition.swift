@@ -266,19 +266,15 @@ public struct SuperpositionModel: Sendable {
 
     /// Saves W and b (and the configuration, as JSON metadata) to a safetensors file.
     public func save(to url: URL) throws {
-        let json = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
-        try ToySafetensors.write(["W": weight, "b": bias], metadata: ["configuration": json, "model": "superposition"], to: url)
+        try saveToyWeights(configuration, model: "superposition", names: ["W", "b"], parameters: [weight, bias], to: url)
     }
 
     /// Loads a model written by `save(to:)`.
     public static func load(from url: URL) throws -> SuperpositionModel {
-        let (tensors, meta) = try ToySafetensors.read(from: url)
-        guard let json = meta["configuration"],
-              let c = try? JSONDecoder().decode(Configuration.self, from: Data(json.utf8)) else {
-            throw ToyModelError.malformedSafetensors(file: url.path, reason: "no superposition configuration in __metadata__")
+        let (c, p) = try loadToyWeights(Configuration.self, model: "superposition", from: url) {
+            [("W", [$0.instances, $0.hidden, $0.features]), ("b", [$0.instances, $0.features])]
         }
-        try checkWeights(tensors, expected: [("W", [c.instances, c.hidden, c.features]), ("b", [c.instances, c.features])], file: url.path)
-        return try SuperpositionModel(c, weight: tensors["W"]!, bias: tensors["b"]!)
+        return try SuperpositionModel(c, weight: p[0], bias: p[1])
     }
 }
 

@@ -70,6 +70,26 @@ func checkWeights(_ tensors: [String: Tensor], expected: [(String, [Int])], file
     }
 }
 
+/// Writes named parameters with the JSON configuration and the model kind as metadata.
+func saveToyWeights<C: Encodable>(_ configuration: C, model: String, names: [String], parameters: [Tensor], to url: URL) throws {
+    let json = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
+    var named: [String: Tensor] = [:]
+    for (name, p) in zip(names, parameters) { named[name] = p }
+    try ToySafetensors.write(named, metadata: ["configuration": json, "model": model], to: url)
+}
+
+/// Reads a file written by `saveToyWeights` and checks every expected tensor's shape.
+func loadToyWeights<C: Decodable>(_ type: C.Type, model: String, from url: URL,
+                                  shapes: (C) -> [(String, [Int])]) throws -> (configuration: C, parameters: [Tensor]) {
+    let (tensors, meta) = try ToySafetensors.read(from: url)
+    guard let json = meta["configuration"], let c = try? JSONDecoder().decode(C.self, from: Data(json.utf8)) else {
+        throw ToyModelError.malformedSafetensors(file: url.path, reason: "no \(model) configuration in __metadata__")
+    }
+    let expected = shapes(c)
+    try checkWeights(tensors, expected: expected, file: url.path)
+    return (c, expected.map { tensors[$0.0]! })
+}
+
 extension Tensor {
     /// A contiguous copy with no autodiff history.
     var plain: Tensor { contiguous().detached() }
