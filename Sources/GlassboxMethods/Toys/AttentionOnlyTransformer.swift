@@ -119,9 +119,11 @@ public struct AttentionOnlyTransformer: Sendable {
         let scale = Float(1 / Double(dh).squareRoot())
         for l in 0..<c.layers {
             let base = 2 + 4 * l
-            let q = x.linear(weight: w[base]).reshaped([b, t, h, dh]).permuted([0, 2, 1, 3])     // [B, H, T, dh]
-            let k = x.linear(weight: w[base + 1]).reshaped([b, t, h, dh]).permuted([0, 2, 3, 1]) // [B, H, dh, T]
-            let v = x.linear(weight: w[base + 2]).reshaped([b, t, h, dh]).permuted([0, 2, 1, 3]) // [B, H, T, dh]
+            // 2-D products: a batched [B, T, d]·Wᵀ would form a per-sequence weight gradient in backward
+            let flat = x.reshaped([b * t, d])                                                   // [B·T, d]
+            let q = flat.linear(weight: w[base]).reshaped([b, t, h, dh]).permuted([0, 2, 1, 3])     // [B, H, T, dh]
+            let k = flat.linear(weight: w[base + 1]).reshaped([b, t, h, dh]).permuted([0, 2, 3, 1]) // [B, H, dh, T]
+            let v = flat.linear(weight: w[base + 2]).reshaped([b, t, h, dh]).permuted([0, 2, 1, 3]) // [B, H, T, dh]
             let pattern = (q.matmul(k) * scale).causallyMasked().softmax(axis: -1)              // [B, H, T, T]
             patterns.append(pattern.detached())
             var z = pattern.matmul(v)                                                            // [B, H, T, dh]
@@ -129,10 +131,10 @@ public struct AttentionOnlyTransformer: Sendable {
             if !dropped.isEmpty {
                 z = z * Tensor(shape: [1, h, 1, 1], scalars: (0..<h).map { dropped.contains($0) ? 0 : 1 })
             }
-            let merged = z.permuted([0, 2, 1, 3]).contiguous().reshaped([b, t, h * dh])          // [B, T, H·dh]
-            x = x + merged.linear(weight: w[base + 3])                                           // [B, T, d]
+            let merged = z.permuted([0, 2, 1, 3]).contiguous().reshaped([b * t, h * dh])         // [B·T, H·dh]
+            x = x + merged.linear(weight: w[base + 3]).reshaped([b, t, d])                       // [B, T, d]
         }
-        return (x.linear(weight: w[w.count - 1]), patterns)                                       // [B, T, vocab]
+        return (x.reshaped([b * t, d]).linear(weight: w[w.count - 1]).reshaped([b, t, c.vocabulary]), patterns) // [B, T, vocab]
     }
 
     /// Next-token cross-entropy at every position but the last.

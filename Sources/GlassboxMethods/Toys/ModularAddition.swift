@@ -128,8 +128,10 @@ public struct ModularAdditionTransformer: Sendable {
         let x = Tensor.embedding(w[0], ids: ids).reshaped([n, 3, d]) + w[1]        // [N, 3, d]
         let last = x.select(axis: 1, 2)                                          // [N, d]
         let q = last.linear(weight: w[2]).reshaped([n, 1, h, dh])                // [N, 1, H, dh]
-        let k = x.linear(weight: w[3]).reshaped([n, 3, h, dh])                   // [N, 3, H, dh]
-        let v = x.linear(weight: w[4]).reshaped([n, 3, h, dh])                   // [N, 3, H, dh]
+        // 2-D products: a batched [N, 3, d]·Wᵀ would form a per-example weight gradient in backward
+        let flat = x.reshaped([n * 3, d])                                        // [N·3, d]
+        let k = flat.linear(weight: w[3]).reshaped([n, 3, h, dh])                // [N, 3, H, dh]
+        let v = flat.linear(weight: w[4]).reshaped([n, 3, h, dh])                // [N, 3, H, dh]
         let scores = (q * k).sum(axes: [3]) * Float(1 / Double(dh).squareRoot())  // [N, 3, H]
         let pattern = scores.softmax(axis: 1)                                    // [N, 3, H]
         let z = (pattern.unsqueezed(axis: 3) * v).sum(axes: [1]).reshaped([n, h * dh]) // [N, H·dh]
