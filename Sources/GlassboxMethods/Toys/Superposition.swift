@@ -126,8 +126,8 @@ public struct SuperpositionModel: Sendable {
                 let base = out.baseAddress! + i * per
                 for j in 0..<per {
                     let u = Double(rng.next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-                    let v = u < sd ? 0 : (u - sd) * scale
-                    base[j] = Float(signed ? 2 * v - (u < sd ? 0 : 1) : v)
+                    let v = Swift.max(0, (u - sd) * scale)            // 0 exactly when u < S
+                    base[j] = Float(signed && u >= sd ? 2 * v - 1 : v)
                 }
             }
         }
@@ -172,23 +172,32 @@ public struct SuperpositionModel: Sendable {
                 xc.withUnsafeBufferPointer { xb in
                     db.withUnsafeMutableBufferPointer { dbb in
                         dz.withUnsafeMutableBufferPointer { zb in
-                            for i in 0..<ni {
-                                var total: Float = 0
-                                let bi = bb.baseAddress! + i * nf, dbi = dbb.baseAddress! + i * nf
-                                for r in 0..<nb {
-                                    let o = (i * nb + r) * nf
-                                    let zr = zb.baseAddress! + o, xr = xb.baseAddress! + o
-                                    for f in 0..<nf {
-                                        let z = zr[f] + bi[f]
-                                        let active = !relu || z > 0
-                                        let d = (active ? z : 0) - xr[f]
-                                        total += imp[f] * d * d
-                                        let g = active ? scale * imp[f] * d : 0
-                                        zr[f] = g
-                                        dbi[f] += g
+                            // per-feature accumulators keep the inner loop free of a serial
+                            // reduction and of branches, so it vectorizes over features
+                            var acc = [Float](repeating: 0, count: nf)
+                            let floor: Float = relu ? 0 : -.infinity
+                            acc.withUnsafeMutableBufferPointer { accb in
+                                let a = accb.baseAddress!, w = imp.baseAddress!
+                                for i in 0..<ni {
+                                    for f in 0..<nf { a[f] = 0 }
+                                    let bi = bb.baseAddress! + i * nf, dbi = dbb.baseAddress! + i * nf
+                                    for r in 0..<nb {
+                                        let o = (i * nb + r) * nf
+                                        let zr = zb.baseAddress! + o, xr = xb.baseAddress! + o
+                                        for f in 0..<nf {
+                                            let z = zr[f] + bi[f]
+                                            let y = Swift.max(z, floor)
+                                            let d = y - xr[f]
+                                            a[f] += w[f] * d * d
+                                            let g = z > floor ? scale * w[f] * d : 0
+                                            zr[f] = g
+                                            dbi[f] += g
+                                        }
                                     }
+                                    var total: Float = 0
+                                    for f in 0..<nf { total += a[f] }
+                                    losses[i] = total / Float(nb * nf)
                                 }
-                                losses[i] = total / Float(nb * nf)
                             }
                         }
                     }
