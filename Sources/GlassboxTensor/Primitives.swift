@@ -807,8 +807,18 @@ extension Tensor {
         }
         let ad = a.detached(), bd = b.detached()
         out.record([a, b]) { g in
-            [a.node != nil ? g.matmul(bd.transposed()).summed(toShape: ad.shape) : nil,
-             b.node != nil ? ad.transposed().matmul(g).summed(toShape: bd.shape) : nil]
+            let ga: Tensor? = a.node != nil ? g.matmul(bd.transposed()).summed(toShape: ad.shape) : nil
+            var gb: Tensor? = nil
+            if b.node != nil {
+                if bd.rank == 2 && ad.rank > 2 {
+                    // One weight shared by the batch: fold the batch into rows (one product, no per-batch sum).
+                    let rows = ad.count / k
+                    gb = ad.contiguous().reshaped([rows, k]).transposed().matmul(g.contiguous().reshaped([rows, n]))
+                } else {
+                    gb = ad.transposed().matmul(g).summed(toShape: bd.shape)
+                }
+            }
+            return [ga, gb]
         }
         return out
     }
@@ -823,6 +833,17 @@ extension Tensor {
     static func gemmRaw(_ A: Tensor, offset oa: Int, _ B: Tensor, offset ob: Int, into c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
         let la = matrixLayout(rows: m, cols: k, rowStride: A.strides[A.rank - 2], colStride: A.strides[A.rank - 1])!
         let lb = matrixLayout(rows: k, cols: n, rowStride: B.strides[B.rank - 2], colStride: B.strides[B.rank - 1])!
+        if m == 1 {
+            // A single row (a decode step): y = Bᵀ·x with sgemv, which does not re-pack B.
+            let incX = la.transposed ? la.ld : 1
+            withExtendedLifetime((A.storage, B.storage)) {
+                // B as stored is [k, n] (row-major, ld) or, transposed, [n, k].
+                cblas_sgemv(CblasRowMajor, lb.transposed ? CblasNoTrans : CblasTrans,
+                            lb.transposed ? Int32(n) : Int32(k), lb.transposed ? Int32(k) : Int32(n), 1,
+                            B.storage.base + ob, Int32(lb.ld), A.storage.base + oa, Int32(incX), 0, c, 1)
+            }
+            return
+        }
         withExtendedLifetime((A.storage, B.storage)) {
             cblas_sgemm(CblasRowMajor,
                         la.transposed ? CblasTrans : CblasNoTrans,

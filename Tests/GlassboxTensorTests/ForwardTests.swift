@@ -16,7 +16,7 @@ struct ForwardTests {
         return c
     }
 
-    @Test(arguments: [(1, 1, 1), (3, 4, 5), (17, 33, 9), (64, 576, 48)])
+    @Test(arguments: [(1, 1, 1), (1, 7, 5), (1, 576, 1536), (3, 4, 5), (17, 33, 9), (64, 576, 48)])
     func matmulMatchesNaive(_ dims: (Int, Int, Int)) {
         let (m, k, n) = dims
         let a = Self.random([m, k], seed: 1), b = Self.random([k, n], seed: 2)

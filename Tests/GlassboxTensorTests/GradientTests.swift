@@ -74,6 +74,8 @@ struct GradCase: Sendable, CustomStringConvertible {
         GradCase("gather last", [[4, 5]]) { $0[0].gatherLast([0, 4, 2, 2]) },
         GradCase("matmul", [[3, 4], [4, 5]]) { $0[0].matmul($0[1]) },
         GradCase("matmul transposed views", [[4, 3], [5, 4]]) { $0[0].transposed().matmul($0[1].transposed()) },
+        GradCase("matmul one row", [[1, 4], [4, 5]]) { $0[0].matmul($0[1]) },
+        GradCase("matmul one row, transposed views", [[4, 1], [5, 4]]) { $0[0].transposed().matmul($0[1].transposed()) },
         GradCase("matmul batched", [[2, 3, 4], [2, 4, 2]]) { $0[0].matmul($0[1]) },
         GradCase("matmul batch broadcast", [[2, 3, 4], [4, 2]]) { $0[0].matmul($0[1]) },
         GradCase("matmul broadcast left", [[3, 4], [2, 4, 2]]) { $0[0].matmul($0[1]) },
