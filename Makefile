@@ -37,6 +37,8 @@ setup: deps models
 test: setup
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
+	$(GLASSBOX) papers validate
+	$(GLASSBOX) check --tier fast
 
 reproduce: setup
 	@if $(GLASSBOX) --help | grep -qE '^ +reproduce( |$$)'; then $(GLASSBOX) reproduce --tier fast; \

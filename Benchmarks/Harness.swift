@@ -38,6 +38,16 @@ final class BenchHarness {
         print(padded + String(format: " %10.3f ms  ", median * 1e3) + rate + "  " + note)
     }
 
+    /// Records times measured elsewhere (e.g. per query).
+    func record(_ name: String, seconds: [Double], note: String = "") {
+        guard wants(name), !seconds.isEmpty else { return }
+        let t = seconds.sorted()
+        let m = Measurement(median_s: t[t.count / 2], min_s: t.first!, max_s: t.last!, runs: t.count, gflops: nil, gbps: nil)
+        results.append((name, m, note))
+        let padded = name.count < 44 ? name + String(repeating: " ", count: 44 - name.count) : name
+        print(padded + String(format: " %10.3f ms  ", m.median_s * 1e3) + String(repeating: " ", count: 15) + "  " + note)
+    }
+
     func writeJSON(to path: String) throws {
         var dict = [String: Measurement]()
         for r in results { dict[r.name] = r.m }

@@ -8,6 +8,8 @@ let harness = BenchHarness(filter: filter)
 print("Glassbox benchmarks — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(Threading.workers) threads")
 print(String(repeating: "-", count: 90))
 tensorBenchmarks(harness)
+modelBenchmarks(harness)
+papersBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")
     print("wrote .build/bench.json")
