@@ -1,11 +1,12 @@
 import Foundation
+import GlassboxModels
 import GlassboxReports
 
 /// A recipe turns a manifest into a method call: it reads its parameters from the
 /// context, runs the method, and returns named metrics (plus figures through the context).
 ///
-/// A new recipe is one file with a type conforming to `Recipe` and one line in
-/// `RecipeRegistry.builtIn`. Recipes must be deterministic given `context.seed`.
+/// A new recipe is one file in `Recipes/` with a type conforming to `Recipe` and one
+/// line in its family's list (e.g. `ToyRecipes.all`). Recipes must be deterministic given `context.seed`.
 public protocol Recipe: Sendable {
     /// The name manifests use in `recipe:`, e.g. `superposition.basic`.
     static var name: String { get }
@@ -167,7 +168,19 @@ public struct DefaultModelResolver: ModelResolver {
                 ? .available(url) : .unavailable(reason: "model file '\(model)' does not exist")
         }
         if let registryLookup { return registryLookup(model) }
-        return .unavailable(reason: "model '\(model)' is not available on this machine (fetch it with `glassbox models fetch \(model)`)")
+        return Self.registry(model, cache: .default)
+    }
+
+    /// A registry model is available when it is in `cache` (`glassbox models fetch` puts it
+    /// there; `make reproduce` and `make test` fetch every registry model first).
+    public static func registry(_ model: String, cache: ModelCache) -> ModelAvailability {
+        guard let entry = ModelRegistry.entry(model) else {
+            return .unavailable(reason: "model '\(model)' is neither a toy model, a file, nor a registry model (known: \(ModelRegistry.names.joined(separator: ", ")))")
+        }
+        guard cache.isCached(entry) else {
+            return .unavailable(reason: "model '\(model)' is not in the cache \(cache.root) (fetch it with `glassbox models fetch \(model)`)")
+        }
+        return .available(URL(fileURLWithPath: cache.loadPath(entry)))
     }
 }
 
@@ -217,6 +230,15 @@ public final class RecipeContext: @unchecked Sendable {
         }
     }
 
+    /// Loads the manifest's model (memory-mapped once per process and shared between
+    /// targets), or throws `TargetSkipped` when it cannot be had here.
+    public func loadModel() throws -> LoadedModel {
+        guard let url = try requireModel() else {
+            throw ReproductionError.parameter(recipe: recipe, name: "model", problem: "'\(model)' is a toy model; this recipe needs a real model (a registry name or a .gguf / safetensors path)")
+        }
+        return try LoadedModelCache.shared.load(path: url.path, name: model)
+    }
+
     /// The published number of the first expectation on `metric`, if it is a number.
     public func published(_ metric: String) -> Double? {
         for e in expectations where e.metric == metric {
@@ -252,5 +274,22 @@ public final class RecipeContext: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return collectedFigures
+    }
+}
+
+/// Models loaded by recipes, kept for the life of the process (they are memory-mapped,
+/// so keeping them costs address space, not memory).
+final class LoadedModelCache: @unchecked Sendable {
+    static let shared = LoadedModelCache()
+    private let lock = NSLock()
+    private var models: [String: LoadedModel] = [:]
+
+    func load(path: String, name: String) throws -> LoadedModel {
+        lock.lock()
+        defer { lock.unlock() }
+        if let m = models[path] { return m }
+        let m = try ModelLoader.load(path: path, name: name)
+        models[path] = m
+        return m
     }
 }

@@ -8,11 +8,12 @@ public struct RecipeRegistry: Sendable {
         for r in recipes { self.recipes[r.name] = r }
     }
 
-    /// The recipes shipped with Glassbox. A new recipe is one file plus one line here.
-    public static let builtIn = RecipeRegistry([
-        // Recipes are added here as the methods land, one line each, e.g.
-        // SuperpositionBasicRecipe.self,
-    ])
+    /// The recipes shipped with Glassbox, one list per family (`Recipes/<Family>Recipes.swift`).
+    /// A new recipe is one file plus one line in its family's list.
+    public static let builtIn = RecipeRegistry(
+        ToyRecipes.all + LensAttentionRecipes.all + PatchingRecipes.all
+            + SteeringProbeRecipes.all + AttributionRecipes.all
+    )
 
     public var names: [String] { recipes.keys.sorted() }
 
