@@ -239,6 +239,14 @@ public final class RecipeContext: @unchecked Sendable {
         return try LoadedModelCache.shared.load(path: url.path, name: model)
     }
 
+    /// A file shipped under the repository's `data/` folder (e.g. `"corpus/wiki.txt"`),
+    /// found from the run's repository root, or throws an error naming the path.
+    public func dataFile(_ relativePath: String) throws -> URL {
+        var roots: [URL] = []
+        if let base = (resolver as? DefaultModelResolver)?.baseDirectory { roots.append(base) }
+        return try DataFiles.locate(relativePath, roots: roots)
+    }
+
     /// The published number of the first expectation on `metric`, if it is a number.
     public func published(_ metric: String) -> Double? {
         for e in expectations where e.metric == metric {
@@ -291,5 +299,33 @@ final class LoadedModelCache: @unchecked Sendable {
         let m = try ModelLoader.load(path: path, name: name)
         models[path] = m
         return m
+    }
+}
+
+/// Finds the files shipped in the repository's `data/` folder: under `$GLASSBOX_DATA`, under
+/// the given roots, under the current directory or one of its parents, and under the source
+/// checkout this module was built from.
+public enum DataFiles {
+    public static func locate(_ relativePath: String, roots: [URL] = []) throws -> URL {
+        let fm = FileManager.default
+        var candidates: [URL] = []
+        if let env = ProcessInfo.processInfo.environment["GLASSBOX_DATA"], !env.isEmpty {
+            candidates.append(URL(fileURLWithPath: env, isDirectory: true))
+        }
+        candidates += roots.map { $0.appendingPathComponent("data", isDirectory: true) }
+        var dir = URL(fileURLWithPath: fm.currentDirectoryPath, isDirectory: true)
+        for _ in 0..<6 {
+            candidates.append(dir.appendingPathComponent("data", isDirectory: true))
+            dir = dir.deletingLastPathComponent()
+        }
+        // Sources/GlassboxReproductions/Recipe.swift -> repository root.
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates.append(checkout.appendingPathComponent("data", isDirectory: true))
+        for base in candidates {
+            let url = base.appendingPathComponent(relativePath)
+            if fm.fileExists(atPath: url.path) { return url }
+        }
+        throw ReproductionError.missingData(path: "data/" + relativePath,
+                                            searched: candidates.map { $0.path })
     }
 }

@@ -25,6 +25,8 @@ public enum ReproductionError: Error, Equatable, Sendable, CustomStringConvertib
     case io(path: String, reason: String)
     /// `results.json` (or a baseline) is not what this version writes.
     case invalidResults(path: String, reason: String)
+    /// A file the repository ships under `data/` was not found.
+    case missingData(path: String, searched: [String])
 
     public var description: String {
         switch self {
@@ -49,6 +51,8 @@ public enum ReproductionError: Error, Equatable, Sendable, CustomStringConvertib
             return "\(path): \(reason)"
         case let .invalidResults(path, reason):
             return "\(path): not a results file of this version: \(reason)"
+        case let .missingData(path, searched):
+            return "\(path): not found (looked in \(searched.joined(separator: ", ")); run from the repository root or set GLASSBOX_DATA)"
         }
     }
 }

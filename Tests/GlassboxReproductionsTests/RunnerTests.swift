@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import GlassboxReproductions
+import GlassboxModels
 
 /// Collects events from the runner's callbacks.
 final class EventLog: @unchecked Sendable {
@@ -65,7 +66,9 @@ final class EventLog: @unchecked Sendable {
 @Test func defaultResolverSkipsUnknownModelsAndAcceptsToysAndFiles() throws {
     let dir = try temporaryDirectory()
     try Data([1]).write(to: dir.appendingPathComponent("m.gguf"))
-    let resolver = DefaultModelResolver(baseDirectory: dir)
+    // An empty cache: registry models are unavailable whatever this machine has fetched.
+    let emptyCache = ModelCache(root: dir.appendingPathComponent("cache").path)
+    let resolver = DefaultModelResolver(baseDirectory: dir, registryLookup: { DefaultModelResolver.registry($0, cache: emptyCache) })
     #expect(resolver.resolve("toy") == .available(nil))
     #expect(resolver.resolve("m.gguf") == .available(dir.appendingPathComponent("m.gguf")))
     guard case .unavailable(let reason) = resolver.resolve("smollm2-135m-instruct") else { Issue.record("resolved"); return }
