@@ -43,6 +43,10 @@ test: setup
 reproduce: setup
 	@if $(GLASSBOX) --help | grep -qE '^ +reproduce( |$$)'; then $(GLASSBOX) reproduce --tier fast; \
 	else echo "glassbox: no reproduction runner yet"; fi
+	@if $(GLASSBOX) --help | grep -qE '^ +tour( |$$)' && [ -d docs/tour ]; then $(GLASSBOX) tour; \
+	else echo "glassbox: no tour generator or docs/tour/; skipping the tour"; fi
+	@if $(GLASSBOX) papers --help 2>/dev/null | grep -qE '^ +index( |$$)'; then $(GLASSBOX) papers index; \
+	else echo "glassbox: no papers index command; skipping papers/README.md"; fi
 
 bench: deps
 	$(SWIFT) build $(BUILD_FLAGS) --product GlassboxBench

@@ -16,6 +16,7 @@ struct GlassboxCommand: ParsableCommand {
             ReproduceCommand.self,
             CheckCommand.self,
             RecipesCommand.self,
+            TourCommand.self,
             // Literature
             PapersCommand.self,
         ]

@@ -144,6 +144,11 @@ public struct AttentionOnlyTransformer: Sendable {
         return flat.crossEntropy(targets: tokens.flatMap { $0.dropFirst() })
     }
 
+    /// Attention patterns per layer, [B, H, T(query), T(key)], of the current weights on `tokens`.
+    public func attentionPatterns(_ tokens: [[Int]]) -> [Tensor] {
+        Self.forward(parameters, configuration, tokens: tokens).patterns
+    }
+
     /// Scores and losses of the current weights on a batch.
     public func evaluate(_ batch: Batch, ablated: Set<[Int]> = []) -> InductionMeasurement {
         let c = configuration, t = c.sequenceLength
