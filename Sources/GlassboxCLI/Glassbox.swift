@@ -12,6 +12,8 @@ struct GlassboxCommand: ParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             GenerateCommand.self,
+            // Lenses, attention, direct logit attribution (Sources/GlassboxCLI/LensCommand.swift, AttentionCommand.swift)
+            LensCommand.self, AttentionCommand.self, HeadsCommand.self, DLACommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
