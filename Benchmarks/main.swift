@@ -9,6 +9,7 @@ print("Glassbox benchmarks — \(ProcessInfo.processInfo.activeProcessorCount) c
 print(String(repeating: "-", count: 90))
 tensorBenchmarks(harness)
 modelBenchmarks(harness)
+patchingBenchmarks(harness)
 papersBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")

@@ -12,6 +12,8 @@ struct GlassboxCommand: ParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             GenerateCommand.self,
+            // Patching family (Sources/GlassboxCLI/PatchCommand.swift, TraceCommand.swift)
+            PatchCommand.self, TraceCommand.self, AblateCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
