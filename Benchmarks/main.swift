@@ -10,6 +10,7 @@ print(String(repeating: "-", count: 90))
 tensorBenchmarks(harness)
 modelBenchmarks(harness)
 lensBenchmarks(harness)
+patchingBenchmarks(harness)
 papersBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")

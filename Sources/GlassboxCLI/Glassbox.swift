@@ -14,6 +14,8 @@ struct GlassboxCommand: ParsableCommand {
             GenerateCommand.self,
             // Lenses, attention, direct logit attribution (Sources/GlassboxCLI/LensCommand.swift, AttentionCommand.swift)
             LensCommand.self, AttentionCommand.self, HeadsCommand.self, DLACommand.self,
+            // Patching family (Sources/GlassboxCLI/PatchCommand.swift, TraceCommand.swift)
+            PatchCommand.self, TraceCommand.self, AblateCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,

@@ -1,0 +1,29 @@
+import Foundation
+import GlassboxMethods
+import GlassboxModels
+
+/// The 30-layer × 14-position resid_pre activation-patching sweep on the IOI prompt pair
+/// (Tests/Fixtures/models/prompt_ioi_*.json) on SmolLM2: batched (the default, about 512
+/// tokens per forward), one layer per batch (14 copies, like the Python baseline's batched
+/// loop), and attribution patching (two forwards and one backward). Python baseline
+/// (Hugging Face transformers, this machine): 14 s batched per layer, 37 s one forward per cell.
+func patchingBenchmarks(_ h: BenchHarness) {
+    guard h.wants("patching") else { return }
+    guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false) else {
+        print("patching: smollm2 is not in the cache; skipped")
+        return
+    }
+    let clean = [2427, 5099, 284, 2322, 3514, 288, 260, 4249, 28, 2322, 4502, 253, 5968, 288]
+    let corrupt = [2427, 5099, 284, 2322, 3514, 288, 260, 4249, 28, 5099, 4502, 253, 5968, 288]
+    let metric = PatchMetric.logitDifference(answer: 5099, wrong: 2322)
+    let load = { () -> String in
+        let avg = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+        return "load avg \(avg)"
+    }
+    for (label, batch) in [("batched", nil), ("per layer (14 copies)", 14)] as [(String, Int?)] {
+        guard let p = try? ActivationPatching(model: loaded.model, clean: clean, corrupt: corrupt, metric: metric, batchSize: batch) else { return }
+        h.measure("patching resid_pre 30x14 \(label)", runs: 3, note: load()) { _ = try? p.run(site: .residPre) }
+    }
+    guard let a = try? AttributionPatching(model: loaded.model, clean: clean, corrupt: corrupt, metric: metric) else { return }
+    h.measure("attribution patching resid_pre 30x14", runs: 3, note: load()) { _ = try? a.run(site: .residPre) }
+}
