@@ -12,6 +12,7 @@ struct GlassboxCommand: ParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             GenerateCommand.self,
+            AttributeCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
