@@ -12,6 +12,7 @@ modelBenchmarks(harness)
 lensBenchmarks(harness)
 patchingBenchmarks(harness)
 papersBenchmarks(harness)
+attributionBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")
     print("wrote .build/bench.json")

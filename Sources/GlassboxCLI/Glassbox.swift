@@ -16,6 +16,7 @@ struct GlassboxCommand: ParsableCommand {
             LensCommand.self, AttentionCommand.self, HeadsCommand.self, DLACommand.self,
             // Patching family (Sources/GlassboxCLI/PatchCommand.swift, TraceCommand.swift)
             PatchCommand.self, TraceCommand.self, AblateCommand.self,
+            AttributeCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,

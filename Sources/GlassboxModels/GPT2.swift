@@ -126,7 +126,7 @@ public struct GPT2Model: TransformerModel, @unchecked Sendable {
         }
 
         let normed = run.tap(HookName.finalNormalized, resid.layerNorm(weight: lnFinalWeight, bias: lnFinalBias, eps: eps))  // [b, t, dModel]
-        let logits = normed.linear(weight: tokenEmbedding)                                                  // [b, t, vocab]
+        let logits = run.logitRows(normed).linear(weight: tokenEmbedding)                                   // [b, t (or k), vocab]
         return ModelOutput(logits: logits, hidden: normed, pooled: nil)
     }
 

@@ -174,11 +174,22 @@ public enum CacheSelection: Sendable {
 public final class HookRun {
     let hooks: Hooks
     let selection: CacheSelection?
+    /// Positions (indices into the input's length axis) at which decoders project to logits;
+    /// nil projects every position. With k positions `ModelOutput.logits` is [b, k, vocab]:
+    /// methods that need one position (attribution to the next token) skip the LM head's
+    /// work at all others.
+    public let logitPositions: [Int]?
     public private(set) var cache = ActivationCache()
 
-    public init(hooks: Hooks = Hooks(), caching selection: CacheSelection? = nil) {
+    public init(hooks: Hooks = Hooks(), caching selection: CacheSelection? = nil, logitPositions: [Int]? = nil) {
         self.hooks = hooks
         self.selection = selection
+        self.logitPositions = logitPositions
+    }
+
+    /// The final hidden state [b, t, dModel] at `logitPositions` ([b, k, dModel]), or all of it.
+    public func logitRows(_ normed: Tensor) -> Tensor {
+        logitPositions.map { normed.indexSelect($0, axis: 1) } ?? normed
     }
 
     /// Whether anything wants the activation `name` (so optional ones like `hook_result` are computed).

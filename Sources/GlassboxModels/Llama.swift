@@ -241,7 +241,7 @@ public struct LlamaModel: TransformerModel, @unchecked Sendable {
         }
 
         let normed = run.tap(HookName.finalNormalized, resid.rmsNorm(weight: finalNorm, eps: c.rmsNormEps))  // [b, t, dModel]
-        let logits = normed.linear(weight: unembedding)                                         // [b, t, vocab]
+        let logits = run.logitRows(normed).linear(weight: unembedding)                          // [b, t (or k), vocab]
         return ModelOutput(logits: logits, hidden: normed, pooled: nil)
     }
 

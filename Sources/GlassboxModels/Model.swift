@@ -17,7 +17,8 @@ public struct ModelDimensions: Sendable, Equatable, Codable {
 
 /// The result of a forward pass.
 public struct ModelOutput: @unchecked Sendable {
-    /// Next-token logits [batch, length, vocab] (language models) — nil for encoders.
+    /// Next-token logits [batch, length, vocab] (language models) — nil for encoders; [batch, k, vocab]
+    /// when the run's `HookRun.logitPositions` selects k positions.
     public var logits: Tensor?
     /// The last hidden state [batch, length, dModel] (after the final norm for decoders).
     public var hidden: Tensor

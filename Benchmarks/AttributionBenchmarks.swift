@@ -1,0 +1,33 @@
+import Foundation
+import GlassboxMethods
+import GlassboxModels
+import GlassboxTensor
+
+/// Integrated gradients, 50 Gauss–Legendre steps, over the token embeddings of a 12-token
+/// SmolLM2 prompt (Captum 0.9 on the same machine: about 2.4 s). Also shown: the same with the
+/// LM head over every position (a custom target reads all logits) and other internal batch sizes.
+func attributionBenchmarks(_ h: BenchHarness) {
+    guard h.wants("ig") else { return }
+    guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false), let ids = try? loaded.encode("When Mary and John went to the store, John gave a drink") else {
+        print("ig: smollm2-135m-instruct not in the cache (run `glassbox models fetch smollm2-135m-instruct`); skipped")
+        return
+    }
+    precondition(ids.count == 12, "the benchmark prompt should be 12 tokens, got \(ids.count)")
+    let target = 5099   // " Mary"
+    guard let a = try? ModelAttribution(model: loaded.model, ids: ids, target: .logit(target)) else { return }
+    for batch in [50, 25, 10] {
+        h.measure("ig smollm2 12 tokens 50 steps batch \(batch)", runs: batch == 50 ? 5 : 3, note: batch == 50 ? "Captum 0.9: ~2.4 s" : "") {
+            _ = try? a.integratedGradients(baseline: .zero, steps: 50, rule: .gaussLegendre, internalBatchSize: batch)
+        }
+    }
+    // The LM head at every position (what a forward without logit positions does).
+    let allPositions = AttributionTarget.custom { out in
+        let logits = out.logits!                                   // [k, 12, vocab]
+        return logits.select(axis: 1, logits.shape[1] - 1).gatherLast([Int](repeating: target, count: logits.shape[0]))
+    }
+    if let full = try? ModelAttribution(model: loaded.model, ids: ids, target: allPositions) {
+        h.measure("ig smollm2 12 tokens 50 steps, LM head at all positions", runs: 3, note: "without logit positions") {
+            _ = try? full.integratedGradients(baseline: .zero, steps: 50, rule: .gaussLegendre, internalBatchSize: 50)
+        }
+    }
+}
