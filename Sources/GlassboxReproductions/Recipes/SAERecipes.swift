@@ -136,7 +136,7 @@ enum SAETopKVersusReLURecipe: Recipe {
     static let summary = "TopK vs ReLU + L1 SAEs (arXiv 2406.04093) on planted features: reconstruction MSE at equal L0."
     static let parameters = dataParameters(meanActive: 5, steps: 1000) + [
         RecipeParameter("ks", .intList, default: .list([.int(3), .int(5), .int(10)]), "TopK sparsities k to compare at"),
-        RecipeParameter("l1_sweep", .numberList, default: .list([.double(0.05), .double(0.1), .double(0.2), .double(0.4), .double(0.8)]),
+        RecipeParameter("l1_sweep", .numberList, default: .list([.double(0.2), .double(0.5), .double(1), .double(2), .double(4)]),
                         "ReLU L1 coefficients; their (L0, MSE) points are interpolated at L0 = k"),
     ]
     static let metrics = [
