@@ -142,6 +142,7 @@ public struct TunedLensTrainer: Sendable {
     }
 
     /// Trains on `tokens` (a tokenized corpus); `progress(fraction, message)` reports along the way.
+    /// Memory: the final log-probabilities of every training token are kept (4 · tokens · vocab bytes).
     public func train(_ model: any TransformerModel, tokens: [Int], metadata: [String: String] = [:],
                       progress: (Double, String) -> Void = { _, _ in }) throws -> (lens: TunedLens, report: [IndexReport]) {
         let c = configuration
@@ -173,6 +174,8 @@ public struct TunedLensTrainer: Sendable {
         ]) { a, _ in a })
         var rng = SeededGenerator(seed: c.seed)
         let evalTarget = LogProbabilities(model.unembed(eval.final)!)
+        // The targets are the same for every index: the final log-probabilities of each training token, [n, vocab].
+        let trainTarget = model.unembed(train.final)!.logSoftmax(axis: -1).contiguous()
         var reports: [IndexReport] = []
         let d = dims.dModel
         for (k, r) in indices.sorted().enumerated() {
@@ -183,7 +186,7 @@ public struct TunedLensTrainer: Sendable {
             for step in 0..<c.steps {
                 let idx = (0..<Swift.min(c.batchTokens, train.count)).map { _ in rng.nextInt(below: train.count) }
                 let x = h.indexSelect(idx, axis: 0)                                      // [B, dModel]
-                let targetLog = model.unembed(train.final.indexSelect(idx, axis: 0))!.logSoftmax(axis: -1)  // [B, vocab]
+                let targetLog = trainTarget.indexSelect(idx, axis: 0)                   // [B, vocab]
                 let p = targetLog.exp()
                 let tape = GradientTape()
                 let w = tape.watch(params[0]), b = tape.watch(params[1])

@@ -59,10 +59,11 @@ func spearman(_ x: [Double], _ y: [Double]) -> Double {
 /// how KL(final ‖ lens) changes with depth.
 enum LogitLensKLRecipe: Recipe {
     static let name = "lens.logit_kl"
-    static let summary = "Logit lens over every residual index of a few prompts (all positions): KL(final ‖ lens) against depth, top-1 agreement with the output."
+    static let summary = "Logit lens over every residual index of a few prompts (their last positions): KL(final ‖ lens) against depth, top-1 agreement with the output."
     static let parameters = [
         RecipeParameter("prompts", .stringList, default: .list(LensAttentionRecipes.defaultPrompts.map { .string($0) }), "prompts to read (every position of each)"),
         RecipeParameter("last_fraction", .number, default: .double(0.25), "the final part of the depth checked for monotone decrease"),
+        RecipeParameter("positions_per_prompt", .int, default: .int(3), "the last this many positions of each prompt are read (every position of the first prompt, for the top-token grid)"),
     ]
     static let metrics = [
         RecipeMetric("spearman_depth_kl", "Spearman ρ between residual index r and the mean KL(final ‖ lens) at r"),
@@ -85,7 +86,12 @@ enum LogitLensKLRecipe: Recipe {
         }
         let seqs = try LensAttentionRecipes.encode(prompts, m)
         context.progress(0.1, "logit lens over \(seqs.count) prompts")
-        let results = try LogitLens(topK: 1).apply(m.model, sequences: seqs, positions: seqs.map { Array($0.indices) })
+        let perPrompt = try context.parameters.int("positions_per_prompt")
+        guard perPrompt > 0 else {
+            throw ReproductionError.parameter(recipe: name, name: "positions_per_prompt", problem: "must be positive, got \(perPrompt)")
+        }
+        let positions = seqs.enumerated().map { b, s in b == 0 ? Array(s.indices) : Array(s.indices.suffix(perPrompt)) }
+        let results = try LogitLens(topK: 1).apply(m.model, sequences: seqs, positions: positions)
         let L = m.model.dimensions.layers
         var kl = [Double](repeating: 0, count: L + 1), klLast = kl, agree = kl
         var count = 0
@@ -107,8 +113,8 @@ enum LogitLensKLRecipe: Recipe {
         let decreasing = Double(steps.filter { kl[$0 + 1] < kl[$0] }.count) / Double(steps.count)
         let peak = (1...L).max { kl[$0] < kl[$1] }!
         context.progress(0.8, "figures")
-        try context.addFigure("kl-curve", caption: "KL(final ‖ logit lens) in nats per residual index r (r = 0 embedding, r = l+1 after block l): mean over every position of \(prompts.count) prompts, and at the last position only.",
-                              chart: LineChart(series: [Series(name: "all positions", x: (0...L).map(Double.init), y: kl),
+        try context.addFigure("kl-curve", caption: "KL(final ‖ logit lens) in nats per residual index r (r = 0 embedding, r = l+1 after block l): mean over the positions read (every position of the first prompt, the last \(perPrompt) of the others; \(count) in all) of \(prompts.count) prompts, and at the last position only.",
+                              chart: LineChart(series: [Series(name: "positions read", x: (0...L).map(Double.init), y: kl),
                                                         Series(name: "last position", x: (0...L).map(Double.init), y: klLast, dashed: true)],
                                                title: "Logit lens: KL to the final output against depth", xLabel: "residual index r", yLabel: "KL (nats)", logY: true))
         // Top-token grid of the first prompt: rows r (deepest on top), columns positions.
