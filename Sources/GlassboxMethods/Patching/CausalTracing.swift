@@ -91,6 +91,7 @@ public struct CausalTracing {
         // Noise [samples, t, d]: zero outside the subject, seeded per sample.
         var g = SeededGenerator(seed: seed)
         let noise = Tensor(shape: [samples, t * d]) { buf in
+            buf.initialize(repeating: 0)
             for s in 0..<samples {
                 for p in subject { for i in 0..<d { buf[(s * t + p) * d + i] = noiseStd * g.nextNormal() } }
             }
