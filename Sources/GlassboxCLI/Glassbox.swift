@@ -12,6 +12,9 @@ struct GlassboxCommand: ParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             GenerateCommand.self,
+            // Steering and probes (Sources/GlassboxCLI/SteerCommand.swift, ProbeCommand.swift)
+            SteerCommand.self,
+            ProbeCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
