@@ -17,6 +17,9 @@ struct GlassboxCommand: ParsableCommand {
             // Patching family (Sources/GlassboxCLI/PatchCommand.swift, TraceCommand.swift)
             PatchCommand.self, TraceCommand.self, AblateCommand.self,
             AttributeCommand.self,
+            // Steering and probes (Sources/GlassboxCLI/SteerCommand.swift, ProbeCommand.swift)
+            SteerCommand.self,
+            ProbeCommand.self,
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
