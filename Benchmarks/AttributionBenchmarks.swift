@@ -8,12 +8,14 @@ import GlassboxTensor
 /// LM head over every position (a custom target reads all logits) and other internal batch sizes.
 func attributionBenchmarks(_ h: BenchHarness) {
     guard h.wants("ig") else { return }
-    guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false), let ids = try? loaded.encode("When Mary and John went to the store, John gave a drink") else {
+    guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false),
+          let ids = try? loaded.encode("When Mary and John went to the store, John gave a"),
+          let logits = try? loaded.model(TokenBatch(ids)).logits else {
         print("ig: smollm2-135m-instruct not in the cache (run `glassbox models fetch smollm2-135m-instruct`); skipped")
         return
     }
-    precondition(ids.count == 12, "the benchmark prompt should be 12 tokens, got \(ids.count)")
-    let target = 5099   // " Mary"
+    guard ids.count == 12 else { print("ig: the benchmark prompt is \(ids.count) tokens, expected 12; skipped"); return }
+    let target = logits.select(axis: 0, 0).select(axis: 0, ids.count - 1).argmax(axis: -1)[0]   // the top next token
     guard let a = try? ModelAttribution(model: loaded.model, ids: ids, target: .logit(target)) else { return }
     for batch in [50, 25, 10] {
         h.measure("ig smollm2 12 tokens 50 steps batch \(batch)", runs: batch == 50 ? 5 : 3, note: batch == 50 ? "Captum 0.9: ~2.4 s" : "") {

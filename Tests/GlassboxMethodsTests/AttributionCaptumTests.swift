@@ -75,9 +75,11 @@ struct AttributionCaptumTests {
         // Occlusion with the mean embedding and Kernel SHAP on 5 tokens (exhaustive = exact).
         let game = try a.game(baseline: .mean)
         let occ = Occlusion(game).attribute()
-        #expect(occ.attributions.count == 5 && occ.attributions.allSatisfy(\.isFinite))
+        #expect(occ.attributions.count == 5 && occ.attributions.allSatisfy { $0.isFinite })
         let ks = try KernelSHAP(game).attribute(), ex = try ExactShapley(game).attribute()
-        expectAllClose(ks.attributions, ex.attributions, atol: 1e-6 * max(1, ex.attributions.map(Swift.abs).max()!), "Kernel SHAP vs exact on SmolLM2")
+        // Same coalitions, but evaluated in other batch compositions: BLAS rounds differently (~1e-6 of the logits).
+        expectAllClose(ks.attributions, ex.attributions, atol: 1e-4 * max(1, ex.attributions.map(Swift.abs).max()!), "Kernel SHAP vs exact on SmolLM2")
+        #expect(Swift.abs(ks.delta) < 1e-6 && Swift.abs(ex.delta) < 1e-6)
         // Layer attribution: IG over blocks.3.hook_resid_pre with a zero baseline is complete up to its delta.
         let layer = try ModelAttribution(model: smol.model, ids: ids, target: .logit(paris), hook: HookName.residPre(3))
         let lr = try layer.integratedGradients(baseline: .token(0), steps: 8)
