@@ -64,30 +64,3 @@ public enum AttributionToyModels {
     }
 }
 
-/// Spearman rank correlation of two equally long samples (average ranks for ties).
-public func spearmanCorrelation(_ a: [Double], _ b: [Double]) -> Double {
-    precondition(a.count == b.count && a.count > 1, "spearmanCorrelation: need two samples of equal length > 1")
-    func ranks(_ v: [Double]) -> [Double] {
-        let order = v.indices.sorted { v[$0] < v[$1] }
-        var r = [Double](repeating: 0, count: v.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
-            let average = Double(i + j) / 2 + 1
-            for k in i...j { r[order[k]] = average }
-            i = j + 1
-        }
-        return r
-    }
-    let ra = ranks(a), rb = ranks(b)
-    let n = Double(a.count)
-    let ma = ra.reduce(0, +) / n, mb = rb.reduce(0, +) / n
-    var sab = 0.0, saa = 0.0, sbb = 0.0
-    for i in 0..<a.count {
-        sab += (ra[i] - ma) * (rb[i] - mb)
-        saa += (ra[i] - ma) * (ra[i] - ma)
-        sbb += (rb[i] - mb) * (rb[i] - mb)
-    }
-    return saa > 0 && sbb > 0 ? sab / (saa * sbb).squareRoot() : 0
-}

@@ -257,17 +257,3 @@ public struct ActivationPatching {
     }
 }
 
-/// Small statistics shared by the patching methods.
-public enum Statistics {
-    /// Pearson correlation (NaN when either side is constant).
-    public static func pearson(_ x: [Double], _ y: [Double]) -> Double {
-        precondition(x.count == y.count, "pearson: \(x.count) vs \(y.count) values")
-        let n = Double(x.count)
-        let mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
-        var sxy = 0.0, sxx = 0.0, syy = 0.0
-        for (a, b) in zip(x, y) { sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my) }
-        return sxy / (sxx * syy).squareRoot()
-    }
-
-    public static func mean(_ x: [Double]) -> Double { x.isEmpty ? .nan : x.reduce(0, +) / Double(x.count) }
-}

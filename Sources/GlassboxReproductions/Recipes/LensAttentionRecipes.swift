@@ -33,27 +33,6 @@ enum LensAttentionRecipes {
     static func text(_ id: Int, _ m: LoadedModel) -> String { m.tokenizer?.decode([id]) ?? "<\(id)>" }
 }
 
-/// Spearman's rank correlation (ties get their average rank).
-func spearman(_ x: [Double], _ y: [Double]) -> Double {
-    func ranks(_ v: [Double]) -> [Double] {
-        let order = v.indices.sorted { v[$0] < v[$1] }
-        var r = [Double](repeating: 0, count: v.count)
-        var i = 0
-        while i < order.count {
-            var j = i
-            while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
-            for k in i...j { r[order[k]] = Double(i + j) / 2 }
-            i = j + 1
-        }
-        return r
-    }
-    let rx = ranks(x), ry = ranks(y)
-    let n = Double(x.count)
-    let mx = rx.reduce(0, +) / n, my = ry.reduce(0, +) / n
-    var sxy = 0.0, sxx = 0.0, syy = 0.0
-    for i in rx.indices { sxy += (rx[i] - mx) * (ry[i] - my); sxx += (rx[i] - mx) * (rx[i] - mx); syy += (ry[i] - my) * (ry[i] - my) }
-    return sxx > 0 && syy > 0 ? sxy / (sxx * syy).squareRoot() : 0
-}
 
 /// The logit lens (papers/web_logit-lens.md) over every residual index of a few prompts:
 /// how KL(final ‖ lens) changes with depth.
@@ -127,7 +106,7 @@ enum LogitLensKLRecipe: Recipe {
                                              cellText: rows.map { r in first.readings[r].map { LensAttentionRecipes.text($0.top[0].id, m) } },
                                              colorBarLabel: "top-1 probability"))
         return RecipeOutput(metrics: [
-            "spearman_depth_kl": spearman((0...L).map(Double.init), kl),
+            "spearman_depth_kl": spearmanCorrelation((0...L).map(Double.init), kl),
             "last_part_decreasing_fraction": decreasing,
             "kl_embedding": kl[0], "kl_middle": kl[L / 2], "kl_last_part_start": kl[start], "kl_penultimate": kl[L - 1],
             "kl_peak_index": Double(peak),
