@@ -32,7 +32,8 @@ struct TourCommand: ParsableCommand {
         generator.onCommand = { file, command in Console.error("tour: \(file): \(command)") }
         do {
             let summary = try generator.write()
-            print("wrote \(generator.displayPath(generator.output)): \(summary.sections.count) sections, \(summary.commands) commands run, \(summary.images) images checked")
+            func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+            print("wrote \(generator.displayPath(generator.output)): \(count(summary.sections.count, "section")), \(count(summary.commands, "command")) run, \(count(summary.images, "image")) checked")
         } catch let error as TourError {
             switch error {
             case .io: throw cannotRun(error.description)
