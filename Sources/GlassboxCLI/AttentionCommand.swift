@@ -54,7 +54,7 @@ struct AttentionCommand: ParsableCommand {
             if let chosen = try parsedPattern() {
                 let (l, h) = chosen
                 guard l < a.layers, h < a.heads[l].count else {
-                    throw ValidationError("--pattern \(l).\(h): the model has \(a.layers) layers and \(a.heads.first?.count ?? 0) heads")
+                    throw ModelError.invalidInput("--pattern \(l).\(h): the model has \(a.layers) layers and \(a.heads.first?.count ?? 0) heads")
                 }
                 let grid = (0..<ids.count).map { q in (0..<ids.count).map { k in a.attention(layer: l, head: h, query: q, key: k) } }
                 print("")

@@ -140,7 +140,7 @@ enum CLIPositions {
     static func resolve(_ p: Int?, length: Int) throws -> Int {
         guard let p else { return length - 1 }
         let v = p < 0 ? length + p : p
-        guard v >= 0 && v < length else { throw ValidationError("--position \(p) is outside the prompt's \(length) tokens (0…\(length - 1), or -1…-\(length))") }
+        guard v >= 0 && v < length else { throw ModelError.invalidInput("--position \(p) is outside the prompt's \(length) tokens (0…\(length - 1), or -1…-\(length))") }
         return v
     }
 }
@@ -154,7 +154,7 @@ enum CLITokens {
     static func single(_ s: String, model m: LoadedModel, option: String) throws -> Int {
         let ids = try m.encode(s)
         guard ids.count == 1 else {
-            throw ValidationError("\(option) \(s.debugDescription) is \(ids.count) tokens (\(ids)); it must be exactly one token (mind the leading space)")
+            throw ModelError.invalidInput("\(option) \(s.debugDescription) is \(ids.count) tokens (\(ids)); it must be exactly one token (mind the leading space)")
         }
         return ids[0]
     }
