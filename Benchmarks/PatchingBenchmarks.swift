@@ -16,14 +16,27 @@ func patchingBenchmarks(_ h: BenchHarness) {
     let clean = [2427, 5099, 284, 2322, 3514, 288, 260, 4249, 28, 2322, 4502, 253, 5968, 288]
     let corrupt = [2427, 5099, 284, 2322, 3514, 288, 260, 4249, 28, 5099, 4502, 253, 5968, 288]
     let metric = PatchMetric.logitDifference(answer: 5099, wrong: 2322)
-    let load = { () -> String in
+    func loadAverage() -> String {
         let avg = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
         return "load avg \(avg)"
     }
-    for (label, batch) in [("batched", nil), ("per layer (14 copies)", 14)] as [(String, Int?)] {
+    // Two timed runs each, no warm-up (the weights are loaded and dequantized already): a sweep takes seconds.
+    func time(_ name: String, _ body: () -> Void) {
+        guard h.wants(name) else { return }
+        var seconds: [Double] = [], notes: [String] = []
+        for _ in 0..<2 {
+            notes.append(loadAverage())
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        h.record(name, seconds: seconds, note: notes.joined(separator: "; "))
+        print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + seconds.map { String(format: " %8.2f s", $0) }.joined() + "  " + notes.joined(separator: "; "))
+    }
+    for (label, batch) in [("batched", nil), ("one layer per batch", 14)] as [(String, Int?)] {
         guard let p = try? ActivationPatching(model: loaded.model, clean: clean, corrupt: corrupt, metric: metric, batchSize: batch) else { return }
-        h.measure("patching resid_pre 30x14 \(label)", runs: 3, note: load()) { _ = try? p.run(site: .residPre) }
+        time("patching resid_pre 30x14 \(label)") { _ = try? p.run(site: .residPre) }
     }
     guard let a = try? AttributionPatching(model: loaded.model, clean: clean, corrupt: corrupt, metric: metric) else { return }
-    h.measure("attribution patching resid_pre 30x14", runs: 3, note: load()) { _ = try? a.run(site: .residPre) }
+    time("attribution patching resid_pre 30x14") { _ = try? a.run(site: .residPre) }
 }
