@@ -13,11 +13,13 @@ struct ProbeCommand: ParsableCommand {
     @Option(name: .long, help: "Seed of the split, the control labels and the probes' starting weights.") var seed: UInt64 = 0
     @Option(name: .long, help: "Residual indices to probe, comma-separated (default: all, 0 = embedding).") var layers: String?
     @Option(name: .long, help: "Statements per forward pass.") var batchSize = 16
+    @Option(name: .long, help: "Use only the first N statements of the file (a quick look).") var limit: Int?
 
     func validate() throws {
         guard testFraction > 0 && testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1)") }
         guard l2 >= 0 else { throw ValidationError("--l2 must be ≥ 0") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
+        if let limit, limit < 4 { throw ValidationError("--limit must be at least 4 (a training and a held-out part of both classes)") }
         _ = try layerList()
     }
 
@@ -40,7 +42,12 @@ struct ProbeCommand: ParsableCommand {
             guard let text = FileManager.default.contents(atPath: data).flatMap({ String(data: $0, encoding: .utf8) }) else {
                 throw ValidationError("--data: cannot read '\(data)' as UTF-8 text")
             }
-            let dataset = try ProbeDataset.parse(csv: text, source: data)
+            var dataset = try ProbeDataset.parse(csv: text, source: data)
+            if let limit, limit < dataset.count {
+                dataset = ProbeDataset(statements: Array(dataset.statements.prefix(limit)), labels: Array(dataset.labels.prefix(limit)),
+                                       items: Array(dataset.items.prefix(limit)))
+                guard Set(dataset.labels).count == 2 else { throw ValidationError("--limit \(limit): the first \(limit) statements hold only one class") }
+            }
             let m = try options.load()
             let prompts = try dataset.statements.map { try m.encode($0) }
             let acts = try ResidualActivations.collect(m.model, prompts: prompts, indices: try layerList(), batchSize: batchSize)

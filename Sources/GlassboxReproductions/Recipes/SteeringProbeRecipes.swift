@@ -2,6 +2,7 @@ import Foundation
 import GlassboxMethods
 import GlassboxModels
 import GlassboxReports
+import GlassboxTensor
 
 /// Recipes for steering vectors, directional ablation and linear probes.
 enum SteeringProbeRecipes {
@@ -191,13 +192,14 @@ enum RefusalDirectionRecipe: Recipe {
         RecipeParameter("train", .int, default: .int(20), "requests of each list used for the direction; the rest are evaluated"),
         RecipeParameter("layer", .int, default: .int(14), "block whose resid_pre the direction is read at (and added to)"),
         RecipeParameter("coefficient", .number, default: .double(1), "multiple of the (unnormalised) direction added on harmless prompts"),
-        RecipeParameter("refusal_phrases", .stringList, default: .list(["I'm sorry", "I cannot", "I can't", "Sorry", "As an AI", "I apologize"].map { .string($0) }), "reply openings that count as refusal"),
+        RecipeParameter("refusal_phrases", .stringList, default: .list(["I'm sorry", "I cannot", "I can't"].map { .string($0) }), "reply openings that count as refusal"),
         RecipeParameter("generation_tokens", .int, default: .int(0), "if > 0: greedy replies of this length are also checked for refusal substrings"),
     ]
     static let metrics = [
         RecipeMetric("harmful_score", "mean refusal log-odds on held-out harmful requests"),
         RecipeMetric("harmful_score_ablated", "the same with the direction ablated at every layer and position"),
         RecipeMetric("ablation_drop", "harmful_score − harmful_score_ablated"),
+        RecipeMetric("random_ablation_drop", "harmful_score minus the score with a random direction (seeded, same norm) ablated instead: the control"),
         RecipeMetric("harmless_score", "mean refusal log-odds on held-out harmless requests"),
         RecipeMetric("harmless_score_added", "the same with coefficient × direction added at the layer"),
         RecipeMetric("addition_rise", "harmless_score_added − harmless_score"),
@@ -230,12 +232,18 @@ enum RefusalDirectionRecipe: Recipe {
         let s1 = try RefusalScore.scores(m.model, prompts: evalHarmful, phrases: phrases)
         context.progress(0.3, "harmful, ablated")
         let s2 = try RefusalScore.scores(m.model, prompts: evalHarmful, phrases: phrases, hooks: ablate.hooks(layers: layers))
+        context.progress(0.4, "harmful, random direction ablated")
+        var rng = SeededGenerator(seed: context.seed)
+        let random = (0..<direction.vector.count).map { _ in rng.nextNormal() }
+        let s2r = try RefusalScore.scores(m.model, prompts: evalHarmful, phrases: phrases,
+                                          hooks: SteeringIntervention.ablate(direction: random).hooks(layers: layers))
         context.progress(0.5, "harmless")
         let s3 = try RefusalScore.scores(m.model, prompts: evalHarmless, phrases: phrases)
         context.progress(0.6, "harmless, added")
         let s4 = try RefusalScore.scores(m.model, prompts: evalHarmless, phrases: phrases, hooks: add.hooks(layers: layers))
         var metrics: [String: Double] = [
             "harmful_score": mean(s1), "harmful_score_ablated": mean(s2), "ablation_drop": mean(s1) - mean(s2),
+            "random_ablation_drop": mean(s1) - mean(s2r),
             "harmless_score": mean(s3), "harmless_score_added": mean(s4), "addition_rise": mean(s4) - mean(s3),
             "harmful_minus_harmless": mean(s1) - mean(s3),
         ]
@@ -263,6 +271,7 @@ enum RefusalDirectionRecipe: Recipe {
             chart: BarChart(bars: [
                 .init(label: "harmful", value: mean(s1), color: BarChart.positiveColor),
                 .init(label: "harmful, ablated", value: mean(s2), color: "#f4a582"),
+                .init(label: "harmful, random dir. ablated", value: mean(s2r), color: "#cccccc"),
                 .init(label: "harmless", value: mean(s3), color: BarChart.negativeColor),
                 .init(label: "harmless, added", value: mean(s4), color: "#92c5de"),
             ], title: "Refusal direction at layer \(layer)", valueLabel: "refusal log-odds", signed: true))
