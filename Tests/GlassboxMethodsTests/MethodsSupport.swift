@@ -56,3 +56,12 @@ func expectAllClose(_ actual: [Double], _ expected: [Double], atol: Double, rtol
                      sourceLocation: sourceLocation)
     }
 }
+
+/// The tiny random Llama checkpoint of Tests/Fixtures/formats (2 layers, d_model 64,
+/// 4 heads / 2 KV heads, vocab 96): fast identity tests that need no download.
+enum TinyLlama {
+    static let model: any TransformerModel = {
+        let folder = MethodFixtures.root.appendingPathComponent("formats/tiny/llama").path
+        return try! ModelLoader.load(path: folder, name: "tiny-llama").model
+    }()
+}

@@ -4,12 +4,7 @@ import GlassboxMethods
 import GlassboxModels
 import GlassboxTensor
 
-/// The tiny Llama checkpoint of the format tests (2 layers, d_model 64, 4 heads / 2 KV heads, vocab 96).
-enum TinyLlama {
-    static let model: any TransformerModel = {
-        let folder = MethodFixtures.root.appendingPathComponent("formats/tiny/llama").path
-        return try! ModelLoader.load(path: folder, name: "tiny-llama").model
-    }()
+extension TinyLlama {
     static let clean = [5, 17, 33, 8, 41, 17, 60, 2, 9]
     static let corrupt = [5, 17, 33, 8, 41, 33, 60, 2, 9]   // position 5 differs
     static let metric = PatchMetric.logitDifference(answer: 17, wrong: 33)

@@ -4,11 +4,7 @@ import GlassboxMethods
 import GlassboxModels
 import GlassboxTensor
 
-/// The tiny random Llama checkpoint (2 layers, d_model 64, vocab 96) of Tests/Fixtures/formats.
-enum TinyLlama {
-    static let model: any TransformerModel = {
-        try! ModelLoader.load(path: MethodFixtures.root.appendingPathComponent("formats/tiny/llama").path, name: "tiny-llama").model
-    }()
+extension TinyLlama {
     static let prompts: [[Int]] = [[5, 17, 33, 8], [40, 2, 71], [9, 9, 60, 12, 88, 3], [14], [77, 31, 31, 6, 50]]
 }
 
