@@ -90,15 +90,15 @@ public struct LogitLens: Sendable {
             let pos = positions?[b] ?? [sequences[b].count - 1]
             let finalRows = rows(logits, batch: b, positions: pos)                               // [n, vocab]
             let finalLog = LogProbabilities(finalRows)
-            var readings: [[LensReading]] = []
-            for r in 0...layers {
+            // Every residual index's rows go through the unembedding in one product (one pass over W_U).
+            let stacked = Tensor.concatenate((0...layers).map { r -> Tensor in
                 let resid = rows(cache.resid(r)!, batch: b, positions: pos)                        // [n, dModel]
-                let translated = translator?.translate(resid, at: r) ?? resid
-                let lensLogits = model.unembed(translated)!                                        // [n, vocab]
-                let lensLog = LogProbabilities(lensLogits)
-                readings.append(pos.indices.map { i in
-                    lensLog.reading(row: i, final: finalLog, topK: topK, target: targets?[b])
-                })
+                return translator?.translate(resid, at: r) ?? resid
+            }, axis: 0)                                                                            // [(L+1)·n, dModel]
+            let lensLog = LogProbabilities(model.unembed(stacked)!)                                // [(L+1)·n, vocab]
+            let n = pos.count
+            let readings: [[LensReading]] = (0...layers).map { r in
+                (0..<n).map { i in lensLog.reading(row: r * n + i, final: finalLog, finalRow: i, topK: topK, target: targets?[b]) }
             }
             results.append(LensResult(ids: sequences[b], positions: pos, readings: readings, target: targets?[b]))
         }
@@ -138,19 +138,19 @@ struct LogProbabilities {
 
     func row(_ i: Int) -> ArraySlice<Double> { values[(i * vocab)..<((i + 1) * vocab)] }
 
-    /// KL(final ‖ self) at row i.
-    func kl(row i: Int, final: LogProbabilities) -> Double {
+    /// KL(final ‖ self) between row i of self and row `finalRow` (default i) of `final`.
+    func kl(row i: Int, final: LogProbabilities, finalRow: Int? = nil) -> Double {
         var s = 0.0
-        let base = i * vocab
+        let base = i * vocab, finalBase = (finalRow ?? i) * vocab
         for j in 0..<vocab {
-            let lp = final.values[base + j]
+            let lp = final.values[finalBase + j]
             let p = Foundation.exp(lp)
             if p > 0 { s += p * (lp - values[base + j]) }
         }
         return Swift.max(0, s)
     }
 
-    func reading(row i: Int, final: LogProbabilities, topK: Int, target: Int?) -> LensReading {
+    func reading(row i: Int, final: LogProbabilities, finalRow: Int, topK: Int, target: Int?) -> LensReading {
         let r = row(i)
         let k = Swift.min(topK, vocab)
         // Partial selection: keep the k best (ties to the lower id).
@@ -170,7 +170,7 @@ struct LogProbabilities {
             rank = r.enumerated().reduce(0) { n, e in n + ((e.element > tv || (e.element == tv && e.offset < target)) ? 1 : 0) }
             prob = Foundation.exp(tv)
         }
-        return LensReading(kl: kl(row: i, final: final), top: best.map { LensToken(id: $0.0, prob: Foundation.exp($0.1)) },
+        return LensReading(kl: kl(row: i, final: final, finalRow: finalRow), top: best.map { LensToken(id: $0.0, prob: Foundation.exp($0.1)) },
                            targetRank: rank, targetProb: prob)
     }
 }
