@@ -100,7 +100,7 @@ enum TinyLlama {
         expectAllClose(estimate.patched, exact.patched, atol: 1e-4, "attribution vs exact on a linear site")
     }
 
-    @Test("is a first-order estimate: exact at the embedding of an unchanged token, close to exact for a small change")
+    @Test("positions before the differing token get no estimated effect; the differing token gets one")
     func unchangedPositions() throws {
         let estimate = try AttributionPatching(model: TinyLlama.model, clean: TinyLlama.clean, corrupt: TinyLlama.corrupt, metric: TinyLlama.metric)
             .run(site: .residPre)
@@ -143,8 +143,7 @@ enum TinyLlama {
         #expect(abs(r.clean - r.corrupt) > 1e-3, "the noise must change the prediction for this test to mean something")
         #expect(abs(r.grid[1][ids.count - 1] - r.clean) < 1e-5)
         for l in 0..<2 { for p in 0..<subject.lowerBound { #expect(r.indirectEffect[l][p] == 0) } }
-        // Restoring the whole subject at layer 0 (hidden state after block 0, all subject tokens) is not one cell,
-        // but restoring one subject token must move the probability somewhere.
+        // Restoring some state must move the probability.
         #expect(r.indirectEffect.flatMap { $0 }.contains { abs($0) > 1e-6 })
         // Same seed, same numbers; batching does not matter.
         var small = tracer; small.batchSize = 1
