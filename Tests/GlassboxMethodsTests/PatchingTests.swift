@@ -151,6 +151,19 @@ enum TinyLlama {
         expectAllClose(again.grid.flatMap { $0 }, r.grid.flatMap { $0 }, atol: 1e-5, "trace batched vs one by one")
     }
 
+    @Test("tracing chosen positions gives the full trace's values there")
+    func chosenPositions() throws {
+        let tracer = try CausalTracing(model: TinyLlama.model, noiseStd: 2, samples: 2, window: 2, seed: 1)
+        let full = try tracer.run(ids: ids, subject: subject, answer: 17, kind: .mlp)
+        let some = try tracer.run(ids: ids, subject: subject, answer: 17, kind: .mlp, positions: [3, 8])
+        for l in 0..<2 {
+            for p in 0..<ids.count {
+                if p == 3 || p == 8 || p < subject.lowerBound { #expect(abs(some.grid[l][p] - full.grid[l][p]) < 1e-5) }
+                else { #expect(some.grid[l][p].isNaN) }
+            }
+        }
+    }
+
     @Test("window layers follow the paper's code")
     func window() throws {
         let t = try CausalTracing(model: TinyLlama.model, noiseStd: 1, window: 10)
