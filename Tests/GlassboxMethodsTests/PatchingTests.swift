@@ -95,7 +95,7 @@ extension TinyLlama {
         expectAllClose(estimate.patched, exact.patched, atol: 1e-4, "attribution vs exact on a linear site")
     }
 
-    @Test("is a first-order estimate: exact at the embedding of an unchanged token, close to exact for a small change")
+    @Test("positions before the differing token get no estimated effect; the differing token gets one")
     func unchangedPositions() throws {
         let estimate = try AttributionPatching(model: TinyLlama.model, clean: TinyLlama.clean, corrupt: TinyLlama.corrupt, metric: TinyLlama.metric)
             .run(site: .residPre)
@@ -138,13 +138,25 @@ extension TinyLlama {
         #expect(abs(r.clean - r.corrupt) > 1e-3, "the noise must change the prediction for this test to mean something")
         #expect(abs(r.grid[1][ids.count - 1] - r.clean) < 1e-5)
         for l in 0..<2 { for p in 0..<subject.lowerBound { #expect(r.indirectEffect[l][p] == 0) } }
-        // Restoring the whole subject at layer 0 (hidden state after block 0, all subject tokens) is not one cell,
-        // but restoring one subject token must move the probability somewhere.
+        // Restoring some state must move the probability.
         #expect(r.indirectEffect.flatMap { $0 }.contains { abs($0) > 1e-6 })
         // Same seed, same numbers; batching does not matter.
         var small = tracer; small.batchSize = 1
         let again = try small.run(ids: ids, subject: subject, answer: 17, kind: .hidden)
         expectAllClose(again.grid.flatMap { $0 }, r.grid.flatMap { $0 }, atol: 1e-5, "trace batched vs one by one")
+    }
+
+    @Test("tracing chosen positions gives the full trace's values there")
+    func chosenPositions() throws {
+        let tracer = try CausalTracing(model: TinyLlama.model, noiseStd: 2, samples: 2, window: 2, seed: 1)
+        let full = try tracer.run(ids: ids, subject: subject, answer: 17, kind: .mlp)
+        let some = try tracer.run(ids: ids, subject: subject, answer: 17, kind: .mlp, positions: [3, 8])
+        for l in 0..<2 {
+            for p in 0..<ids.count {
+                if p == 3 || p == 8 || p < subject.lowerBound { #expect(abs(some.grid[l][p] - full.grid[l][p]) < 1e-5) }
+                else { #expect(some.grid[l][p].isNaN) }
+            }
+        }
     }
 
     @Test("window layers follow the paper's code")

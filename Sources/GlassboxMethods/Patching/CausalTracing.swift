@@ -69,7 +69,9 @@ public struct CausalTracing {
     /// Traces `ids` with the subject at `subject`, measuring the probability of `answer` at the
     /// last position, for `kind`. Positions before the subject are not run: restoring them
     /// cannot change anything (the noise only reaches later positions), so their effect is 0.
-    public func run(ids: [Int], subject: Range<Int>, answer: Int, kind: Kind, progress: (Double) -> Void = { _ in }) throws -> CausalTraceResult {
+    /// `positions` limits the traced positions (nil: all); the others are NaN in the grid.
+    public func run(ids: [Int], subject: Range<Int>, answer: Int, kind: Kind, positions only: [Int]? = nil,
+                    progress: (Double) -> Void = { _ in }) throws -> CausalTraceResult {
         let dims = model.dimensions
         guard subject.lowerBound >= 0, subject.upperBound <= ids.count, !subject.isEmpty else {
             throw PatchingError.invalidInput("subject tokens \(subject) are not inside the prompt's \(ids.count) tokens")
@@ -100,7 +102,7 @@ public struct CausalTracing {
         // Cells: (layer, position) for positions from the subject on; copies: cell × sample (+ the unrestored runs).
         struct Copy { var layer: Int?; var position: Int; var sample: Int }
         var copies = (0..<samples).map { Copy(layer: nil, position: 0, sample: $0) }
-        let positions = Array(subject.lowerBound..<t)
+        let positions = Array(subject.lowerBound..<t).filter { only?.contains($0) ?? true }
         for l in 0..<dims.layers { for p in positions { for s in 0..<samples { copies.append(Copy(layer: l, position: p, sample: s)) } } }
 
         // Positions before the subject are the clean run's own: run them once (a KV cache) and
@@ -141,7 +143,7 @@ public struct CausalTracing {
         }
 
         let corruptP = Statistics.mean(Array(probs[0..<samples]))
-        var grid = [[Double]](repeating: [Double](repeating: corruptP, count: t), count: dims.layers)
+        var grid = [[Double]](repeating: (0..<t).map { $0 < subject.lowerBound ? corruptP : .nan }, count: dims.layers)
         var k = samples
         for l in 0..<dims.layers {
             for p in positions {

@@ -197,6 +197,7 @@ enum CausalTraceMLPRecipe: Recipe {
         RecipeParameter("noise", .number, default: .double(3), "noise std as a multiple of the subject-embedding std"),
         RecipeParameter("window", .int, default: .int(10), "MLP layers restored together"),
         RecipeParameter("kind", .string, default: .string("mlp"), "hidden, mlp or attention"),
+        RecipeParameter("categories", .stringList, default: .list(categories.map { .string($0) }), "token categories traced (others are not run)"),
     ]
     static let metrics = [
         RecipeMetric("facts_known", "facts traced (the model's top-1 is the answer)"),
@@ -208,6 +209,8 @@ enum CausalTraceMLPRecipe: Recipe {
         RecipeMetric("peak_aie_last_subject", "the largest AIE at the last subject token"),
         RecipeMetric("aie_last_token_at_peak", "AIE at the last token at that layer"),
         RecipeMetric("peak_aie_last_token", "the largest AIE at the last token over layers"),
+        RecipeMetric("peak_aie_first_subject", "the largest AIE at the first subject token over layers"),
+        RecipeMetric("peak_ratio_last_to_first_subject", "peak_aie_last_subject / peak_aie_first_subject"),
     ]
 
     struct Fact: Decodable { var subject: String; var prompt: String; var answer: String }
@@ -251,29 +254,40 @@ enum CausalTraceMLPRecipe: Recipe {
         guard !known.isEmpty else { throw PatchingError.invalidInput("none of the \(located.count) facts is known by \(m.name) (top-1 = answer)") }
         let tracer = try CausalTracing(model: m.model, noiseStd: Float(try context.parameters.double("noise")) * sigma,
                                        samples: try context.parameters.int("samples"), window: try context.parameters.int("window"), seed: context.seed)
+        let chosen = try context.parameters.strings("categories")
+        for c in chosen where !categories.contains(c) {
+            throw PatchingError.invalidInput("parameter 'categories': '\(c)' is not one of \(categories.joined(separator: ", "))")
+        }
+        guard chosen.contains("last subject") && chosen.contains("last token") else {
+            throw PatchingError.invalidInput("parameter 'categories' must include 'last subject' and 'last token' (the metrics read them)")
+        }
+        func groups(_ s: Range<Int>, _ last: Int) -> [[Int]] {
+            [[s.lowerBound], Array((s.lowerBound + 1)..<max(s.lowerBound + 1, s.upperBound - 1)), [s.upperBound - 1],
+             s.upperBound < last ? [s.upperBound] : [], s.upperBound + 1 < last ? Array((s.upperBound + 1)..<last) : [], [last]]
+                .enumerated().map { chosen.contains(categories[$0.offset]) ? $0.element : [] }
+        }
         // AIE per category × layer, averaged over facts (a fact without a category, e.g. no middle subject token, does not count there).
         var sums = [[Double]](repeating: [Double](repeating: 0, count: layers), count: categories.count)
         var counts = [Int](repeating: 0, count: categories.count)
         var clean: [Double] = [], corrupt: [Double] = []
         for (i, f) in known.enumerated() {
-            let r = try tracer.run(ids: f.ids, subject: f.subject, answer: f.answer, kind: kind) {
+            let traced = groups(f.subject, f.ids.count - 1).flatMap { $0 }
+            let r = try tracer.run(ids: f.ids, subject: f.subject, answer: f.answer, kind: kind, positions: traced) {
                 context.progress((Double(i) + $0) / Double(known.count), "fact \(i + 1)/\(known.count): \(f.fact.subject)")
             }
             clean.append(r.clean); corrupt.append(r.corrupt)
             let ie = r.indirectEffect, last = f.ids.count - 1
-            let s = f.subject
-            let groups: [[Int]] = [[s.lowerBound], Array((s.lowerBound + 1)..<max(s.lowerBound + 1, s.upperBound - 1)), [s.upperBound - 1],
-                                   s.upperBound < last ? [s.upperBound] : [], s.upperBound + 1 < last ? Array((s.upperBound + 1)..<last) : [], [last]]
-            for (c, positions) in groups.enumerated() where !positions.isEmpty {
+            for (c, positions) in groups(f.subject, last).enumerated() where !positions.isEmpty {
                 counts[c] += 1
                 for l in 0..<layers { sums[c][l] += Statistics.mean(positions.map { ie[l][$0] }) }
             }
         }
         let aie = sums.enumerated().map { c, row in row.map { counts[c] > 0 ? $0 / Double(counts[c]) : .nan } }
         let lastSubject = aie[2], lastToken = aie[5]
+        let rowsShown = categories.indices.filter { counts[$0] > 0 }
         let peak = lastSubject.indices.max { lastSubject[$0] < lastSubject[$1] }!
         try context.addFigure("heatmap", caption: "Average indirect effect of restoring \(kind.rawValue) outputs\(kind == .hidden ? "" : " (window \(tracer.window))") over \(known.count) known facts; rows token categories, columns layers.",
-                              chart: Heatmap(values: aie, rowLabels: categories, columnLabels: (0..<layers).map(String.init),
+                              chart: Heatmap(values: rowsShown.map { aie[$0] }, rowLabels: rowsShown.map { categories[$0] }, columnLabels: (0..<layers).map(String.init),
                                              title: "Causal tracing (\(kind.rawValue)), AIE on p(answer)", xLabel: "layer", yLabel: "token",
                                              colorBarLabel: "AIE"))
         return RecipeOutput(metrics: [
@@ -282,6 +296,8 @@ enum CausalTraceMLPRecipe: Recipe {
             "peak_layer_last_subject": Double(peak), "peak_depth_last_subject": Double(peak) / Double(layers - 1),
             "peak_aie_last_subject": lastSubject[peak], "aie_last_token_at_peak": lastToken[peak],
             "peak_aie_last_token": lastToken.max() ?? .nan,
+            "peak_aie_first_subject": counts[0] > 0 ? (aie[0].max() ?? .nan) : .nan,
+            "peak_ratio_last_to_first_subject": counts[0] > 0 ? lastSubject[peak] / (aie[0].max() ?? .nan) : .nan,
         ], notes: ["Facts traced: " + known.map { "“\($0.fact.prompt)” → \($0.fact.answer.debugDescription)" }.joined(separator: "; ")])
     }
 }
