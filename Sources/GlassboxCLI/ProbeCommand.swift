@@ -40,13 +40,15 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         try CLIOutput.run {
             guard let text = FileManager.default.contents(atPath: data).flatMap({ String(data: $0, encoding: .utf8) }) else {
-                throw ValidationError("--data: cannot read '\(data)' as UTF-8 text")
+                throw SteeringProbeError.invalidData(source: data, line: 0, problem: "cannot read the file as UTF-8 text (does it exist?)")
             }
             var dataset = try ProbeDataset.parse(csv: text, source: data)
             if let limit, limit < dataset.count {
                 dataset = ProbeDataset(statements: Array(dataset.statements.prefix(limit)), labels: Array(dataset.labels.prefix(limit)),
                                        items: Array(dataset.items.prefix(limit)))
-                guard Set(dataset.labels).count == 2 else { throw ValidationError("--limit \(limit): the first \(limit) statements hold only one class") }
+                guard Set(dataset.labels).count == 2 else {
+                    throw SteeringProbeError.invalidArgument(name: "--limit", value: "\(limit)", expected: "enough statements for both classes (the first \(limit) hold only one)")
+                }
             }
             let m = try options.load()
             let prompts = try dataset.statements.map { try m.encode($0) }

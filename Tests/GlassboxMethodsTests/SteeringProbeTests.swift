@@ -97,6 +97,27 @@ struct SteeringTests {
         }
     }
 
+    @Test func refusalScoreIsTheLogOddsOfThePhrases() throws {
+        let model = TinyLlama.model
+        let phrases = [[3, 4], [5], [4, 9, 1]]
+        let scores = try RefusalScore.scores(model, prompts: TinyLlama.prompts, phrases: phrases, batchSize: 4)
+        for (i, p) in TinyLlama.prompts.enumerated() {
+            var total = 0.0
+            for s in phrases {
+                var logp = 0.0
+                for k in 0..<s.count {
+                    let ids = p + s[..<k]
+                    let row = try model(TokenBatch(ids)).logits!.select(axis: 0, 0).select(axis: 0, ids.count - 1).logSoftmax().scalars
+                    logp += Double(row[s[k]])
+                }
+                total += Foundation.exp(logp)
+            }
+            #expect(abs(scores[i] - Foundation.log(total / (1 - total))) < 1e-4, "prompt \(i): \(scores[i]) vs \(Foundation.log(total / (1 - total)))")
+        }
+        #expect(throws: SteeringProbeError.self) { try RefusalScore.scores(model, prompts: TinyLlama.prompts, phrases: [[3], [3, 4]]) }
+        #expect(RefusalScore.isRefusal("I'm sorry, but I can't help with that.") && !RefusalScore.isRefusal("Sure! Here is a poem."))
+    }
+
     @Test func spearmanCorrelationOnKnownSamples() {
         #expect(spearmanCorrelation([1, 2, 3, 4], [10, 20, 25, 100]) == 1)
         #expect(spearmanCorrelation([1, 2, 3, 4], [4, 3, 2, 1]) == -1)

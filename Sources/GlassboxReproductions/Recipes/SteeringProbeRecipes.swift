@@ -200,6 +200,7 @@ enum RefusalDirectionRecipe: Recipe {
         RecipeMetric("harmful_score_ablated", "the same with the direction ablated at every layer and position"),
         RecipeMetric("ablation_drop", "harmful_score − harmful_score_ablated"),
         RecipeMetric("random_ablation_drop", "harmful_score minus the score with a random direction (seeded, same norm) ablated instead: the control"),
+        RecipeMetric("harmless_ablation_drop", "the same drop on harmless requests (is the effect specific to harmful ones?)"),
         RecipeMetric("harmless_score", "mean refusal log-odds on held-out harmless requests"),
         RecipeMetric("harmless_score_added", "the same with coefficient × direction added at the layer"),
         RecipeMetric("addition_rise", "harmless_score_added − harmless_score"),
@@ -239,11 +240,13 @@ enum RefusalDirectionRecipe: Recipe {
                                           hooks: SteeringIntervention.ablate(direction: random).hooks(layers: layers))
         context.progress(0.5, "harmless")
         let s3 = try RefusalScore.scores(m.model, prompts: evalHarmless, phrases: phrases)
+        let s3a = try RefusalScore.scores(m.model, prompts: evalHarmless, phrases: phrases, hooks: ablate.hooks(layers: layers))
         context.progress(0.6, "harmless, added")
         let s4 = try RefusalScore.scores(m.model, prompts: evalHarmless, phrases: phrases, hooks: add.hooks(layers: layers))
         var metrics: [String: Double] = [
             "harmful_score": mean(s1), "harmful_score_ablated": mean(s2), "ablation_drop": mean(s1) - mean(s2),
             "random_ablation_drop": mean(s1) - mean(s2r),
+            "harmless_ablation_drop": mean(s3) - mean(s3a),
             "harmless_score": mean(s3), "harmless_score_added": mean(s4), "addition_rise": mean(s4) - mean(s3),
             "harmful_minus_harmless": mean(s1) - mean(s3),
         ]
