@@ -10,6 +10,7 @@ print(String(repeating: "-", count: 90))
 tensorBenchmarks(harness)
 modelBenchmarks(harness)
 papersBenchmarks(harness)
+toyBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")
     print("wrote .build/bench.json")
