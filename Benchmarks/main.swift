@@ -13,6 +13,7 @@ lensBenchmarks(harness)
 patchingBenchmarks(harness)
 papersBenchmarks(harness)
 attributionBenchmarks(harness)
+toyBenchmarks(harness)
 do {
     try harness.writeJSON(to: ".build/bench.json")
     print("wrote .build/bench.json")

@@ -13,6 +13,7 @@ public struct RecipeRegistry: Sendable {
     public static let builtIn = RecipeRegistry(
         ToyRecipes.all + LensAttentionRecipes.all + PatchingRecipes.all
             + SteeringProbeRecipes.all + AttributionRecipes.all
+            + SAERecipes.all
     )
 
     public var names: [String] { recipes.keys.sorted() }

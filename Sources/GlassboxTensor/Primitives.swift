@@ -241,7 +241,7 @@ extension Tensor {
 
     /// x·σ(x) (SiLU / swish).
     public func silu() -> Tensor {
-        unary({ $0 * FastMath.sigmoid($0) }) { x, _, g in
+        unary(FastMath.silu) { x, _, g in
             g * x.unary({ v in let s = FastMath.sigmoid(v); return s * (1 + v * (1 - s)) }) { _, _, g in g }
         }
     }
@@ -254,10 +254,7 @@ extension Tensor {
     /// GELU, tanh approximation (GPT-2's `gelu_new`).
     public func geluTanh() -> Tensor {
         let c: Float = 0.7978845608028654  // √(2/π)
-        return unary({ x in
-            let inner: V = c * (x + 0.044715 * x * x * x)
-            return 0.5 * x * (1 + FastMath.tanh(inner))
-        }) { x, _, g in
+        return unary(FastMath.geluTanh) { x, _, g in
             g * x.unary({ v in
                 let v2: V = v * v
                 let inner: V = c * (v + 0.044715 * v2 * v)
@@ -271,7 +268,7 @@ extension Tensor {
 
     /// GELU, exact erf form (BERT's).
     public func geluErf() -> Tensor {
-        unary({ x in 0.5 * x * (1 + FastMath.erf(x * 0.7071067811865476)) }) { x, _, g in
+        unary(FastMath.geluErf) { x, _, g in
             g * x.unary({ v in
                 0.5 * (1 + FastMath.erf(v * 0.7071067811865476)) + v * 0.3989422804014327 * FastMath.exp(-0.5 * v * v)
             }) { _, _, g in g }
@@ -453,9 +450,7 @@ extension Tensor {
     static func softmaxRow(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
         var m = FastMath.max(s, n)
         if m == -.infinity { m = 0 }
-        let mv = V(repeating: m)
-        FastMath.map(s, d, n) { FastMath.exp($0 - mv) }
-        let total = FastMath.sum(d, n)
+        let total = FastMath.expShiftedSum(s, d, n, shift: m)
         let inv = V(repeating: 1 / total)
         FastMath.map(d, d, n) { $0 * inv }
     }
@@ -479,9 +474,7 @@ extension Tensor {
             var y = x.mapRows { s, d, n in
                 var m = FastMath.max(s, n)
                 if m == -.infinity { m = 0 }
-                let mv = V(repeating: m)
-                FastMath.map(s, d, n) { FastMath.exp($0 - mv) }
-                let lse = m + Foundation.log(FastMath.sum(d, n))
+                let lse = m + Foundation.log(FastMath.expShiftedSum(s, d, n, shift: m))
                 let lv = V(repeating: lse)
                 FastMath.map(s, d, n) { $0 - lv }
             }
@@ -530,21 +523,29 @@ extension Tensor {
         return out
     }
 
-    /// RMS normalisation over the last axis: x/√(mean(x²) + eps)·weight.
+    /// RMS normalisation over the last axis: x/√(mean(x²) + eps)·weight (one pass per row).
     public func rmsNorm(weight: Tensor?, eps: Float) -> Tensor {
         let n = shape.last ?? 1
         if let weight { checkPrecondition(weight.shape == [n], "rmsNorm: weight shape \(weight.shape) does not match last axis of \(shape)") }
-        let xhat = mapRows { s, d, n in
-            let ms = FastMath.dot(s, s, n) / Float(n)
-            let r = V(repeating: 1 / (ms + eps).squareRoot())
-            FastMath.map(s, d, n) { $0 * r }
+        let wc = weight?.contiguous()
+        var out = withExtendedLifetime(wc?.storage) { () -> Tensor in
+            let wp = wc.map { UnsafePointer($0.storage.base + $0.offset) }
+            return mapRows { s, d, n in
+                let ms = FastMath.dot(s, s, n) / Float(n)
+                let r = V(repeating: 1 / (ms + eps).squareRoot())
+                if let wp {
+                    FastMath.zip(s, wp, d, n) { $0 * r * $1 }
+                } else {
+                    FastMath.map(s, d, n) { $0 * r }
+                }
+            }
         }
-        var out = weight.map { w in Tensor.broadcastMap(xhat, w, op: "rmsNorm") { $0 * $1 } } ?? xhat
         let x = detached()
         out.record(weight.map { [self, $0] } ?? [self]) { g in
             let rows = Array(0..<(x.rank - 1))
             let dxh = weight.map { g * $0.detached() } ?? g
             let rstd = (x.squared().mean(axes: [-1], keepingDimensions: true) + eps).rsqrt()
+            let xhat = x * rstd
             let dx = rstd * (dxh - xhat * (dxh * xhat).mean(axes: [-1], keepingDimensions: true))
             return weight == nil ? [dx] : [dx, (g * xhat).sum(axes: rows)]
         }

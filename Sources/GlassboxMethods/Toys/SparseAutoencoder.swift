@@ -102,39 +102,16 @@ public struct SparseAutoencoder: Sendable {
         let c = x.contiguous()
         return Tensor(shape: x.shape) { out in
             out.initialize(repeating: 0)
+            if k <= 0 || n == 0 { return }
             c.withUnsafeBufferPointer { src in
-                var heapV = [Float](repeating: 0, count: k), heapI = [Int](repeating: 0, count: k)
-                // heap order: smaller value first; on equal values the later index is smaller,
-                // so the earliest index wins ties (as `Tensor.topK` does)
-                func below(_ a: Float, _ ia: Int, _ b: Float, _ ib: Int) -> Bool { a < b || (a == b && ia > ib) }
-                for r in 0..<rows {
-                    let row = src.baseAddress! + r * n
-                    // min-heap of the k largest so far
-                    var size = 0
-                    for j in 0..<n {
-                        let v = row[j]
-                        if size < k {
-                            var i = size; size += 1
-                            heapV[i] = v; heapI[i] = j
-                            while i > 0 {
-                                let parent = (i - 1) / 2
-                                if !below(heapV[i], heapI[i], heapV[parent], heapI[parent]) { break }
-                                heapV.swapAt(parent, i); heapI.swapAt(parent, i); i = parent
-                            }
-                        } else if v > heapV[0] {
-                            heapV[0] = v; heapI[0] = j
-                            var i = 0
-                            while true {
-                                let l = 2 * i + 1, rr = l + 1
-                                var s = i
-                                if l < k && below(heapV[l], heapI[l], heapV[s], heapI[s]) { s = l }
-                                if rr < k && below(heapV[rr], heapI[rr], heapV[s], heapI[s]) { s = rr }
-                                if s == i { break }
-                                heapV.swapAt(s, i); heapI.swapAt(s, i); i = s
-                            }
+                var heapV = [Float](repeating: 0, count: k), heapI = [Int32](repeating: 0, count: k)
+                heapV.withUnsafeMutableBufferPointer { hv in
+                    heapI.withUnsafeMutableBufferPointer { hi in
+                        for r in 0..<rows {
+                            topKIndices(src.baseAddress! + r * n, n, Swift.min(k, n), hv.baseAddress!, hi.baseAddress!)
+                            for i in 0..<Swift.min(k, n) { out[r * n + Int(hi[i])] = 1 }
                         }
                     }
-                    for i in 0..<size { out[r * n + heapI[i]] = 1 }
                 }
             }
         }
@@ -198,45 +175,16 @@ public struct SparseAutoencoder: Sendable {
             }
             let x = data.indexSelect(rows, axis: 0)                              // [B, d_in]
             let dead = sinceFired.map { $0 >= (c.kind.deadAfter ?? .max) ? Float(1) : 0 }
-            var parts: (recon: Float, sparsity: Float, aux: Float) = (0, 0, 0)
-            var fired = [Bool](repeating: false, count: c.latents)
-            let (loss, grads) = valueWithGradient(at: params) { w in
-                let (pre, codes) = Self.encode(w, c, x)
-                let xHat = codes.linear(weight: w[2], bias: w[3])
-                let recon = (xHat - x).squared().sum(axes: [1]).mean()
-                var total = recon
-                parts.recon = recon.item
-                codes.withUnsafeBufferPointer { f in
-                    for r in 0..<c.batchSize { for j in 0..<c.latents where f[r * c.latents + j] != 0 { fired[j] = true } }
-                }
-                switch c.kind {
-                case .relu(let l1):
-                    let s = codes.sum(axes: [1]).mean()
-                    parts.sparsity = s.item
-                    total = total + l1 * s
-                case .topK(_, let auxK, let coefficient, _):
-                    let nDead = Int(dead.reduce(0, +))
-                    if auxK > 0 && nDead > 0 && coefficient > 0 {
-                        // top-auxK among the dead latents' pre-activations reconstruct the residual
-                        let deadMask = Tensor(shape: [1, c.latents], scalars: dead)
-                        let masked = pre.detached() * deadMask + (deadMask - 1) * 1e30
-                        let auxCodes = pre * Self.topKMask(masked, k: min(auxK, nDead)) * deadMask
-                        let residual = (x - xHat).detached()
-                        let aux = (auxCodes.linear(weight: w[2]) - residual).squared().sum(axes: [1]).mean()
-                        parts.aux = aux.item
-                        total = total + coefficient * aux
-                    }
-                case .gated(let l1):
-                    let gateCodes = pre.relu()
-                    let s = gateCodes.sum(axes: [1]).mean()
-                    let frozen = gateCodes.linear(weight: w[2].detached(), bias: w[3].detached())
-                    let aux = (frozen - x).squared().sum(axes: [1]).mean()
-                    parts.sparsity = s.item; parts.aux = aux.item
-                    total = total + l1 * s + aux
-                }
-                return total
+            let outcome: SparseAutoencoderStep
+            if case .topK(let k, let auxK, let coefficient, _) = c.kind {
+                outcome = Self.topKStep(params, k: k, auxK: auxK, auxCoefficient: coefficient, x: x, dead: dead)
+            } else {
+                outcome = Self.referenceStep(params, c, x: x, dead: dead)
             }
-            opt.step(&params, grads)
+            let fired = outcome.fired
+            let parts = (recon: outcome.reconstruction, sparsity: outcome.sparsity, aux: outcome.auxiliary)
+            let loss = Tensor(outcome.loss)
+            opt.step(&params, outcome.gradients)
             params[2] = Self.unitColumns(params[2])
             for j in 0..<c.latents { sinceFired[j] = fired[j] ? 0 : sinceFired[j] + 1 }
             if step % c.logEvery == 0 || step == c.steps {
