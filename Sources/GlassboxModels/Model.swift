@@ -51,25 +51,29 @@ extension TransformerModel {
     }
 
     /// Runs the model and records the activations at `names` (all hook points when nil).
-    public func runWithCache(_ input: TokenBatch, names: Set<String>? = nil, hooks: Hooks = Hooks()) throws
+    /// `logitPositions` projects only those positions through the unembedding (see `HookRun`).
+    public func runWithCache(_ input: TokenBatch, names: Set<String>? = nil, hooks: Hooks = Hooks(),
+                             logitPositions: [Int]? = nil) throws
         -> (output: ModelOutput, cache: ActivationCache) {
         try input.validate(vocabularySize: dimensions.vocabularySize)
-        let run = HookRun(hooks: hooks, caching: names.map { .names($0) } ?? .all)
+        let run = HookRun(hooks: hooks, caching: names.map { .names($0) } ?? .all, logitPositions: logitPositions)
         let out = forward(input, run: run, cache: nil)
         return (out, run.cache)
     }
 
     /// Runs the model with `hooks` applied (read, replace, add, ablate activations).
-    public func runWithHooks(_ input: TokenBatch, hooks: Hooks) throws -> ModelOutput {
+    /// `logitPositions` projects only those positions through the unembedding (see `HookRun`).
+    public func runWithHooks(_ input: TokenBatch, hooks: Hooks, logitPositions: [Int]? = nil) throws -> ModelOutput {
         try input.validate(vocabularySize: dimensions.vocabularySize)
-        return forward(input, run: HookRun(hooks: hooks), cache: nil)
+        return forward(input, run: HookRun(hooks: hooks, logitPositions: logitPositions), cache: nil)
     }
 
     /// A scalar function of the output and its gradients with respect to the activations at
     /// `names` (e.g. `hook_embed` for the input embeddings, or any hook point), taken with a
-    /// `GradientTape` that watches each activation inside its hook. `hooks` run first.
+    /// `GradientTape` that watches each activation inside its hook. `hooks` run first;
+    /// `logitPositions` projects only those positions through the unembedding (see `HookRun`).
     public func gradients(_ input: TokenBatch, withRespectTo names: [String], hooks: Hooks = Hooks(),
-                          of scalar: (ModelOutput) -> Tensor) throws
+                          logitPositions: [Int]? = nil, of scalar: (ModelOutput) -> Tensor) throws
         -> (value: Float, gradients: [String: Tensor], activations: [String: Tensor]) {
         try input.validate(vocabularySize: dimensions.vocabularySize)
         let tape = GradientTape()
@@ -82,7 +86,7 @@ extension TransformerModel {
                 return w
             }
         }
-        let out = forward(input, run: HookRun(hooks: all), cache: nil)
+        let out = forward(input, run: HookRun(hooks: all, logitPositions: logitPositions), cache: nil)
         let value = scalar(out)
         let order = names.filter { box.watched[$0] != nil }
         guard order.count == names.count else {

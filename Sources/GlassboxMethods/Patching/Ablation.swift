@@ -93,8 +93,8 @@ public struct Ablation {
         for c in components { try c.validate(model.dimensions) }
         let t = ids.count
         let hooks = Set(components.map(\.hook))
-        let baseOut = try model(TokenBatch(ids))
-        let baseLogits = PatchRun.lastLogits(baseOut, length: t)
+        let baseOut = try model.runWithHooks(TokenBatch(ids), hooks: Hooks(), logitPositions: PatchRun.lastOnly(t))
+        let baseLogits = PatchRun.lastLogits(baseOut)
         let baseLogProbs = baseLogits.logSoftmax(axis: -1).reshaped([baseLogits.shape[1]])
         let baseline = Double(metric.evaluate(baseLogits, cleanLogProbs: baseLogProbs).scalars[0])
 
@@ -153,8 +153,8 @@ public struct Ablation {
             let fill = replacement[h].map { $0 * mask }
             hookTable.add(h) { a in fill.map { a * keep + $0 } ?? a * keep }
         }
-        let out = try model.runWithHooks(PatchRun.replicated(ids, copies), hooks: hookTable)
-        let values = metric.evaluate(PatchRun.lastLogits(out, length: t), cleanLogProbs: baseLogProbs).scalars.map(Double.init)
+        let out = try model.runWithHooks(PatchRun.replicated(ids, copies), hooks: hookTable, logitPositions: PatchRun.lastOnly(t))
+        let values = metric.evaluate(PatchRun.lastLogits(out), cleanLogProbs: baseLogProbs).scalars.map(Double.init)
         var rows = zip(components, values).map { AblationResult.Row(component: $0.description, value: $1, change: $1 - baseline) }
         if components.count > 1 { rows.append(.init(component: "all", value: values[copies - 1], change: values[copies - 1] - baseline)) }
         return AblationResult(metric: metric.name, mode: mode.rawValue, baseline: baseline, rows: rows, resampledReference: resampled)

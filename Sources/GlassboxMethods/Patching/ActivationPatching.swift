@@ -156,10 +156,10 @@ public struct ActivationPatching {
     /// The metric on the clean run, on the corrupted run, the clean log-probabilities (for KL)
     /// and the clean activations at `hooks`.
     func baselines(hooks: Set<String>) throws -> (clean: Double, corrupt: Double, cleanLogProbs: Tensor, cache: ActivationCache) {
-        let (cleanOut, cache) = try model.runWithCache(TokenBatch(clean), names: hooks)
-        let cleanLogits = PatchRun.lastLogits(cleanOut, length: clean.count)          // [1, vocab]
+        let (cleanOut, cache) = try model.runWithCache(TokenBatch(clean), names: hooks, logitPositions: PatchRun.lastOnly(clean.count))
+        let cleanLogits = PatchRun.lastLogits(cleanOut)                                // [1, vocab]
         let cleanLogProbs = cleanLogits.logSoftmax(axis: -1).reshaped([cleanLogits.shape[1]])
-        let corruptLogits = PatchRun.lastLogits(try model(TokenBatch(corrupt)), length: corrupt.count)
+        let corruptLogits = PatchRun.lastLogits(try model.runWithHooks(TokenBatch(corrupt), hooks: Hooks(), logitPositions: PatchRun.lastOnly(corrupt.count)))
         let c = Double(metric.evaluate(cleanLogits, cleanLogProbs: cleanLogProbs).scalars[0])
         let k = Double(metric.evaluate(corruptLogits, cleanLogProbs: cleanLogProbs).scalars[0])
         return (c, k, cleanLogProbs, cache)
@@ -200,7 +200,7 @@ public struct ActivationPatching {
         var prefixCache: KVCache?
         if starts.contains(where: { $0 > 0 }) {
             let cache = KVCache(layers: model.dimensions.layers, batch: 1)
-            _ = model.forward(TokenBatch(corrupt), run: HookRun(), cache: cache)
+            _ = model.forward(TokenBatch(corrupt), run: HookRun(logitPositions: PatchRun.lastOnly(t)), cache: cache)
             prefixCache = cache
         }
         var out = [Double](repeating: .nan, count: cells.count)
@@ -214,12 +214,14 @@ public struct ActivationPatching {
                 let suffix = Array(corrupt[start...])
                 let output: ModelOutput
                 if start == 0 {
-                    output = try model.runWithHooks(PatchRun.replicated(corrupt, chunk.count), hooks: hooks)
+                    output = try model.runWithHooks(PatchRun.replicated(corrupt, chunk.count), hooks: hooks,
+                                                    logitPositions: PatchRun.lastOnly(t))
                 } else {
-                    output = model.forward(PatchRun.replicated(suffix, chunk.count), run: HookRun(hooks: hooks),
+                    output = model.forward(PatchRun.replicated(suffix, chunk.count),
+                                           run: HookRun(hooks: hooks, logitPositions: PatchRun.lastOnly(suffix.count)),
                                            cache: prefixCache!.prefix(start, copies: chunk.count))
                 }
-                let m = metric.evaluate(PatchRun.lastLogits(output, length: suffix.count), cleanLogProbs: base.cleanLogProbs)
+                let m = metric.evaluate(PatchRun.lastLogits(output), cleanLogProbs: base.cleanLogProbs)
                 for (c, v) in zip(chunk, m.scalars) { out[c] = Double(v) }
                 i += chunk.count
                 done += chunk.count

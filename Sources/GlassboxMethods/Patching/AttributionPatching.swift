@@ -38,8 +38,9 @@ public struct AttributionPatching {
         let names = Array(Set(cells.map(\.hook))).sorted()
         let base = try patching.baselines(hooks: Set(names))
         let length = patching.corrupt.count
-        let (_, grads, acts) = try model.gradients(TokenBatch(patching.corrupt), withRespectTo: names) { out in
-            metric.evaluate(PatchRun.lastLogits(out, length: length), cleanLogProbs: base.cleanLogProbs).sum()
+        let (_, grads, acts) = try model.gradients(TokenBatch(patching.corrupt), withRespectTo: names,
+                                                   logitPositions: PatchRun.lastOnly(length)) { out in
+            metric.evaluate(PatchRun.lastLogits(out), cleanLogProbs: base.cleanLogProbs).sum()
         }
         // Per hook: (clean − corrupt) · gradient, summed over the feature axis: [t] or [t, heads].
         var effects: [String: (values: [Float], heads: Int)] = [:]

@@ -87,8 +87,9 @@ public struct CausalTracing {
             case .attention: return HookName.attnOut(l)
             }
         }
-        let (cleanOut, cache) = try model.runWithCache(TokenBatch(ids), names: Set((0..<dims.layers).map(hook)))
-        let cleanP = Double(PatchMetric.probability(answer: answer).evaluate(PatchRun.lastLogits(cleanOut, length: t), cleanLogProbs: nil).scalars[0])
+        let (cleanOut, cache) = try model.runWithCache(TokenBatch(ids), names: Set((0..<dims.layers).map(hook)),
+                                                       logitPositions: PatchRun.lastOnly(t))
+        let cleanP = Double(PatchMetric.probability(answer: answer).evaluate(PatchRun.lastLogits(cleanOut), cleanLogProbs: nil).scalars[0])
 
         // Noise [samples, t, d]: zero outside the subject, seeded per sample.
         var g = SeededGenerator(seed: seed)
@@ -111,7 +112,7 @@ public struct CausalTracing {
         var prefixCache: KVCache?
         if s0 > 0 {
             let cache = KVCache(layers: dims.layers, batch: 1)
-            _ = model.forward(TokenBatch(ids), run: HookRun(), cache: cache)
+            _ = model.forward(TokenBatch(ids), run: HookRun(logitPositions: PatchRun.lastOnly(t)), cache: cache)
             prefixCache = cache
         }
         let suffixNoise = noise.reshaped([samples, t, d]).slice(axis: 1, s0..<t).contiguous().reshaped([samples, n * d])
@@ -135,8 +136,9 @@ public struct CausalTracing {
                 hooks.add(hook(r)) { $0 * keep + restored }
             }
             let suffix = PatchRun.replicated(Array(ids[s0...]), chunk.count)
-            let out = model.forward(suffix, run: HookRun(hooks: hooks), cache: prefixCache?.prefix(s0, copies: chunk.count))
-            let p = PatchMetric.probability(answer: answer).evaluate(PatchRun.lastLogits(out, length: n), cleanLogProbs: nil).scalars
+            let out = model.forward(suffix, run: HookRun(hooks: hooks, logitPositions: PatchRun.lastOnly(n)),
+                                    cache: prefixCache?.prefix(s0, copies: chunk.count))
+            let p = PatchMetric.probability(answer: answer).evaluate(PatchRun.lastLogits(out), cleanLogProbs: nil).scalars
             for (c, v) in p.enumerated() { probs[start + c] = Double(v) }
             start += chunk.count
             progress(Double(start) / Double(copies.count))

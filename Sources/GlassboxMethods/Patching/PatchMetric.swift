@@ -86,11 +86,17 @@ public enum PatchingError: Error, CustomStringConvertible, Equatable {
 
 /// Shared plumbing: last-position logits of a batch, and replicated token batches.
 enum PatchRun {
-    /// Logits at the last position of every prompt: [batch, vocab].
-    static func lastLogits(_ output: ModelOutput, length: Int) -> Tensor {
+    /// Logits at the last position of every prompt: [batch, vocab]. Every prompt of a patching
+    /// batch has the same length, so this is the last row the run projected — all positions, or
+    /// only the last one with `lastOnly`.
+    static func lastLogits(_ output: ModelOutput) -> Tensor {
         guard let logits = output.logits else { preconditionFailure("patching needs a model with next-token logits") }
-        return logits.select(axis: 1, length - 1)
+        return logits.select(axis: 1, logits.shape[1] - 1)
     }
+
+    /// The LM head at the last of `length` positions only: the metrics read nothing else, and
+    /// the unembedding of every position is a fifth of a small model's work.
+    static func lastOnly(_ length: Int) -> [Int] { [length - 1] }
 
     /// `copies` copies of one prompt.
     static func replicated(_ ids: [Int], _ copies: Int) -> TokenBatch {
