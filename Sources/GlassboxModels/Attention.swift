@@ -104,8 +104,9 @@ func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, wo: Tenso
     if group == 1 {
         scores = qh.matmul(kT)
     } else {
-        let qg = qh.contiguous().reshaped([b, kvHeads, group, t, dHead])      // [b, kvHeads, group, t, dHead]
-        scores = qg.matmul(kT.unsqueezed(axis: 2)).reshaped([b, heads, t, s])  // keys shared within a group
+        // The heads of a group share keys: fold them into rows, one product per key head.
+        let qg = qh.contiguous().reshaped([b, kvHeads, group * t, dHead])     // [b, kvHeads, group·t, dHead]
+        scores = qg.matmul(kT).reshaped([b, heads, t, s])
     }
     scores = run.tap(HookName.attnScores(layer), scores * scale + mask)      // [b, heads, t, s]
     let pattern = run.tap(HookName.pattern(layer), scores.softmax(axis: -1))   // [b, heads, t, s]
@@ -115,8 +116,8 @@ func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, wo: Tenso
     if group == 1 {
         zh = pattern.matmul(vh)
     } else {
-        let pg = pattern.reshaped([b, kvHeads, group, t, s])                       // [b, kvHeads, group, t, s]
-        zh = pg.matmul(vh.unsqueezed(axis: 2)).reshaped([b, heads, t, dHead])
+        let pg = pattern.reshaped([b, kvHeads, group * t, s])                      // [b, kvHeads, group·t, s]
+        zh = pg.matmul(vh).reshaped([b, heads, t, dHead])
     }
     let z = run.tap(HookName.z(layer), zh.permuted([0, 2, 1, 3]).contiguous())     // [b, t, heads, dHead]
 
