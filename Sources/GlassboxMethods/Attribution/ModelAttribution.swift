@@ -114,7 +114,9 @@ public struct ModelAttribution: @unchecked Sendable {
 
     /// The hook's activation [length, ...] for the prompt (or for `other` ids of the same length).
     public func activation(for other: [Int]? = nil) throws -> Tensor {
-        let run = try model.runWithCache(TokenBatch(other ?? ids), names: [hook])
+        let prompt = other ?? ids
+        let run = try model.runWithCache(TokenBatch(prompt), names: [hook],
+                                         logitPositions: model.isCausal ? [prompt.count - 1] : nil)
         guard let a = run.cache[hook] else { throw AttributionError.invalidArgument("hook '\(hook)' was not reached") }
         return a.select(axis: 0, 0)
     }
@@ -122,7 +124,11 @@ public struct ModelAttribution: @unchecked Sendable {
     /// The baseline activation: for `hook_embed` any baseline; for other hooks, `.zero`,
     /// `.tensor`, or `.token(id)` — the activation of the prompt with every token set to id.
     public func baselineActivation(_ baseline: EmbeddingBaseline) throws -> Tensor {
-        let shape = try activation().shape
+        try baselineActivation(baseline, shape: try activation().shape)
+    }
+
+    /// The baseline for an activation of `shape` (already known: no forward pass to find it).
+    func baselineActivation(_ baseline: EmbeddingBaseline, shape: [Int]) throws -> Tensor {
         switch baseline {
         case .zero: return Tensor.zeros(shape)
         case .tensor(let t):
@@ -162,8 +168,9 @@ public struct ModelAttribution: @unchecked Sendable {
     /// Integrated gradients over the hook's activation.
     public func integratedGradients(baseline: EmbeddingBaseline = .zero, steps: Int = 50, rule: IntegrationRule = .gaussLegendre,
                                     internalBatchSize: Int = 50) throws -> IntegratedGradientsResult {
-        try IntegratedGradients(function, steps: steps, rule: rule, internalBatchSize: internalBatchSize)
-            .attribute(try activation(), baseline: try baselineActivation(baseline))
+        let x = try activation()
+        return try IntegratedGradients(function, steps: steps, rule: rule, internalBatchSize: internalBatchSize)
+            .attribute(x, baseline: try baselineActivation(baseline, shape: x.shape))
     }
 
     public func saliency(absolute: Bool = true) throws -> GradientAttribution {
@@ -182,7 +189,8 @@ public struct ModelAttribution: @unchecked Sendable {
     /// The coalition game over tokens: a token absent from a coalition has its activation row
     /// replaced by the baseline's (a replacement token, the mean embedding, zeros).
     public func game(baseline: EmbeddingBaseline, internalBatchSize: Int = 32) throws -> CoalitionGame {
-        try CoalitionGame(function: function, input: try activation(), baseline: try baselineActivation(baseline),
-                          internalBatchSize: internalBatchSize)
+        let x = try activation()
+        return try CoalitionGame(function: function, input: x, baseline: try baselineActivation(baseline, shape: x.shape),
+                                 internalBatchSize: internalBatchSize)
     }
 }
