@@ -107,7 +107,7 @@ def main():
             return grid
 
         report("patching resid_pre 30x14, one layer per batch", timed(sweep_batched, runs=2, warmup=0))
-        report("patching resid_pre 30x14, one forward per cell", timed(sweep_cells, runs=2, warmup=0))
+        report("patching resid_pre 30x14, one forward per cell", timed(sweep_cells, runs=1, warmup=0))
 
     if "ig" in only:
         from captum.attr import IntegratedGradients
