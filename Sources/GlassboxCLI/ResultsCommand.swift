@@ -49,7 +49,8 @@ struct ResultsCommand: ParsableCommand {
         let catalog: [Manifest]
         let results: ResultsFile
         do {
-            catalog = try loadManifests(directory: repository.reproductions, registry: RecipeRegistry.builtIn)
+            // Sorted by id, as the roll-up lists them (file-name order puts `x-all.yaml` before `x.yaml`).
+            catalog = try loadManifests(directory: repository.reproductions, registry: RecipeRegistry.builtIn).sorted { $0.id < $1.id }
             results = try ResultsFile.load(from: repository.reports.appendingPathComponent("results.json"))
         } catch let error as ReproductionError {
             throw cannotRun(error.description)
