@@ -23,6 +23,7 @@ struct GlassboxCommand: ParsableCommand {
             // Reproductions
             ReproduceCommand.self,
             CheckCommand.self,
+            ResultsCommand.self,
             RecipesCommand.self,
             TourCommand.self,
             // Literature

@@ -48,7 +48,7 @@ struct ReproduceCommand: ParsableCommand {
     func run() throws {
         if let manifest { return try runManifest(manifest) }
         if json { throw cannotRun("--json goes with --manifest") }
-        let targets = try selectTargets(repository, selection, tier: tier)
+        let (targets, catalog) = try selectTargetsInCatalog(repository, selection, tier: tier)
         guard !targets.isEmpty else {
             // Not an error: an empty tier or shard simply has nothing to do.
             Console.error("note: no reproduction targets selected; nothing was run")
@@ -60,7 +60,10 @@ struct ReproduceCommand: ParsableCommand {
         let jobs = selection.jobs
         // Each report is written as soon as its target finishes, so an interrupted run keeps
         // what it has done; the writes are serialised (results.json is merged each time).
-        let writer = IncrementalReportWriter(ReportWriter(reportsDirectory: repository.reports))
+        // The roll-up lists every manifest (run now, run before, or not run) and checks the
+        // papers' `reproductions:` lists against them.
+        let writer = IncrementalReportWriter(ReportWriter(reportsDirectory: repository.reports, catalog: catalog,
+                                                          papersDirectory: repository.papers))
         let outcomes = runBlocking {
             await runner.run(targets, jobs: jobs) { event in
                 display.handle(event)

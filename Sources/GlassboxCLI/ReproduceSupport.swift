@@ -74,18 +74,24 @@ func runBlocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) ->
 
 /// Loads and selects the manifests; problems become exit status 2.
 func selectTargets(_ repo: RepositoryOptions, _ selection: SelectionOptions, tier: Tier?) throws -> [Manifest] {
+    try selectTargetsInCatalog(repo, selection, tier: tier).targets
+}
+
+/// The selected manifests and every manifest of `reproductions/` (the catalog the roll-up lists).
+func selectTargetsInCatalog(_ repo: RepositoryOptions, _ selection: SelectionOptions, tier: Tier?) throws -> (targets: [Manifest], catalog: [Manifest]) {
     guard selection.jobs >= 1 else { throw cannotRun("--jobs must be at least 1 (got \(selection.jobs))") }
     guard FileManager.default.fileExists(atPath: repo.reproductions.path) else {
         if !selection.slugs.isEmpty { throw cannotRun("no reproductions/ folder under \(repo.root) (use --root to point at the repository)") }
         Console.error("note: no reproductions/ folder under \(repo.root), so there is nothing to run")
-        return []
+        return ([], [])
     }
     do {
         let manifests = try loadManifests(directory: repo.reproductions, registry: RecipeRegistry.builtIn)
         let shard = try selection.shard.map(TargetSelection.Shard.init(parsing:))
         let families = PaperFamilies(papersDirectory: repo.papers)
-        return try TargetSelection(slugs: selection.slugs, tier: tier, paper: selection.paper, family: selection.family, shard: shard)
+        let targets = try TargetSelection(slugs: selection.slugs, tier: tier, paper: selection.paper, family: selection.family, shard: shard)
             .apply(to: manifests, families: families.families(of:))
+        return (targets, manifests)
     } catch let error as ReproductionError {
         throw cannotRun(error.description)
     }

@@ -9,7 +9,8 @@ struct TourCommand: ParsableCommand {
         discussion: """
         Each ```glassbox-run block holds `glassbox …` command lines; they are run with this binary \
         in the repository root and replaced by a ```text block with the command and its output. \
-        Image links must name existing files. The format is described in docs/tour/README.md. \
+        `glassbox reproduce` and `glassbox check` are rejected (the tour follows `make reproduce`; \
+        show a target's numbers with `glassbox results SLUG`). Image links must name existing files. The format is described in docs/tour/README.md. \
         Exit status: 0 written, 1 a command failed or an image is missing, 2 could not run.
         """
     )

@@ -38,7 +38,11 @@ public enum CatalogIndex {
                 .sorted { ($0.year ?? 0, $0.id) < ($1.year ?? 0, $1.id) }
             for l in rows {
                 out += "- \(l.status.badge.prefix(1)) **[\(text(l.title))](\(fileName(l.id)))** (\(l.year.map(String.init) ?? "n.d.")) — \(text(l.summary))"
-                if !l.targets.isEmpty { out += " Targets: " + l.targets.map { "`\($0.id)`" }.joined(separator: ", ") + "." }
+                // A target with a result links its report (reports/<id>.md); one never run says so.
+                if !l.targets.isEmpty {
+                    out += " Targets: " + l.targets.map { $0.verdict == nil ? "`\($0.id)` (not run)" : "[`\($0.id)`](../reports/\($0.id).md)" }
+                        .joined(separator: ", ") + "."
+                }
                 out += "\n"
             }
             out += "\n"

@@ -7,9 +7,16 @@ import GlassboxReports
 /// now, from the stored results.
 public struct ReportWriter: Sendable {
     public var reportsDirectory: URL
+    /// Every manifest in `reproductions/`: the roll-up lists each one, run or not. Nil: the
+    /// roll-up lists the targets that have results only.
+    public var catalog: [Manifest]?
+    /// `papers/`: the roll-up checks each paper's `reproductions:` list against the manifests.
+    public var papersDirectory: URL?
 
-    public init(reportsDirectory: URL) {
+    public init(reportsDirectory: URL, catalog: [Manifest]? = nil, papersDirectory: URL? = nil) {
         self.reportsDirectory = reportsDirectory
+        self.catalog = catalog
+        self.papersDirectory = papersDirectory
     }
 
     public var resultsURL: URL { reportsDirectory.appendingPathComponent("results.json") }
@@ -34,8 +41,15 @@ public struct ReportWriter: Sendable {
         }
         results.merge(outcomes.map(\.result))
         try results.write(to: resultsURL)
-        try writeAtomically(Self.rollUp(results), to: reportsDirectory.appendingPathComponent("README.md"))
+        try writeRollUp(results)
         return results
+    }
+
+    /// Writes `README.md` from `results` (and the catalog and papers, when set).
+    public func writeRollUp(_ results: ResultsFile) throws {
+        let paperLists = papersDirectory.map { PaperFamilies(papersDirectory: $0).allReproductions() }
+        try writeAtomically(Self.rollUp(results, catalog: catalog, paperLists: paperLists),
+                            to: reportsDirectory.appendingPathComponent("README.md"))
     }
 
     // MARK: - Target report
@@ -169,38 +183,126 @@ public struct ReportWriter: Sendable {
         return ".!?".contains(last) ? text : text + "."
     }
 
-    static func formatDuration(_ s: Double) -> String {
+    /// `12.3 s` under a minute, `4 min 5 s` above.
+    public static func formatDuration(_ s: Double) -> String {
         s < 60 ? "\(NumberFormat.fixed(s, decimals: 1)) s" : "\(Int(s) / 60) min \(Int(s) % 60) s"
     }
 
     // MARK: - Roll-up
 
-    /// `reports/README.md`: every target with a badge linking its report, its paper, its claim.
-    public static func rollUp(_ results: ResultsFile) -> String {
-        let all = results.targets.values.sorted { $0.id < $1.id }
+    /// One row of the roll-up: a manifest and its stored result, if it has one.
+    struct RollUpEntry {
+        var id: String
+        var paper: String
+        var claim: String
+        var tier: Tier
+        var expectations: Int
+        var result: TargetResult?
+    }
+
+    /// `reports/README.md`: every target of `catalog` (every manifest in `reproductions/`; when
+    /// nil, every target in `results`) with its tier, a badge linking its report, its paper and
+    /// its claim. A target with no stored result is listed as not run, with the command that runs
+    /// it. With `paperLists` (paper id → its `reproductions:` slugs in `papers/`) the roll-up
+    /// says whether those lists and the manifests' `paper` fields agree, and lists every mismatch.
+    public static func rollUp(_ results: ResultsFile, catalog: [Manifest]? = nil, paperLists: [String: [String]]? = nil) -> String {
+        let entries: [RollUpEntry]
+        if let catalog {
+            entries = catalog.sorted { $0.id < $1.id }.map {
+                RollUpEntry(id: $0.id, paper: $0.paper, claim: $0.claim, tier: $0.tier, expectations: $0.expect.count, result: results.targets[$0.id])
+            }
+        } else {
+            entries = results.targets.values.sorted { $0.id < $1.id }.map {
+                RollUpEntry(id: $0.id, paper: $0.paper, claim: $0.claim, tier: $0.tier, expectations: $0.expectations.count, result: $0)
+            }
+        }
+        let run = entries.compactMap(\.result)
+        let notRun = entries.filter { $0.result == nil }
         var doc = MarkdownDocument()
         doc.heading("Reproduction reports")
-        let passed = all.filter { $0.status == .passed }.count
-        let failed = all.filter { $0.status == .failed || $0.status == .error }.count
-        let skipped = all.filter { $0.status == .skipped }.count
+        let passed = run.filter { $0.status == .passed }.count
+        let failed = run.filter { $0.status == .failed || $0.status == .error }.count
+        let skipped = run.filter { $0.status == .skipped }.count
+        let total = entries.count
         doc.paragraph([
-            Markdown.badge(label: "reproduced", message: "\(passed)/\(all.count)", color: passed == all.count && !all.isEmpty ? "brightgreen" : "yellow"),
+            Markdown.badge(label: "reproduced", message: "\(passed)/\(total)", color: passed == total && total > 0 ? "brightgreen" : "yellow"),
             Markdown.badge(label: "failed", message: String(failed), color: failed == 0 ? "lightgrey" : "red"),
             Markdown.badge(label: "skipped", message: String(skipped), color: "lightgrey"),
+            Markdown.badge(label: "not run", message: String(notRun.count), color: "lightgrey"),
         ].joined(separator: " "))
-        doc.paragraph("One row per reproduction target (`reproductions/<slug>.yaml`). A skipped target was not run here (e.g. its model was unavailable) and is not a pass. Regenerate with `glassbox reproduce`; `glassbox check` compares a fresh run with `results.json`.")
+        var counts = "**\(run.count) of \(total) target\(total == 1 ? "" : "s") run, \(passed) passed**"
+        var rest: [String] = []
+        if failed > 0 { rest.append("\(failed) failed") }
+        if skipped > 0 { rest.append("\(skipped) skipped (not passed)") }
+        if !rest.isEmpty { counts += ", " + rest.joined(separator: ", ") }
+        let tiers = Tier.allCases.compactMap { tier -> String? in
+            let inTier = entries.filter { $0.tier == tier }
+            return inTier.isEmpty ? nil : "\(tier.rawValue) tier \(inTier.filter { $0.result != nil }.count) of \(inTier.count) run"
+        }
+        doc.paragraph(counts + " (" + tiers.joined(separator: ", ") + ").")
+        doc.paragraph("One row per reproduction target (`reproductions/<slug>.yaml`). A skipped target was not run here (e.g. its model was unavailable) and is not a pass; a target marked not run has no result in `results.json` yet, and the command beside it runs it. `glassbox reproduce --tier fast` runs the fast tier (what `make reproduce` does) and keeps the stored results of the full tier; `glassbox reproduce` runs everything. `glassbox check` compares a fresh run with `results.json`.")
         var table = MarkdownTable(headers: ["Target", "Paper", "Claim", "Tier", "Expectations", "Verdict"],
                                   alignments: [.left, .left, .left, .left, .right, .left])
-        for r in all {
-            table.addRow([Markdown.link(r.id, to: "\(r.id).md"), paperLink(r.paper), Markdown.escape(r.claim), r.tier.rawValue,
-                          "\(r.passedCount)/\(r.expectations.count)", badge(for: r, link: "\(r.id).md")])
+        for e in entries {
+            if let r = e.result {
+                table.addRow([Markdown.link(r.id, to: "\(r.id).md"), paperLink(r.paper), Markdown.escape(r.claim), r.tier.rawValue,
+                              "\(r.passedCount)/\(r.expectations.count)", badge(for: r, link: "\(r.id).md")])
+            } else {
+                table.addRow([Markdown.link(e.id, to: "../reproductions/\(e.id).yaml"), paperLink(e.paper), Markdown.escape(e.claim), e.tier.rawValue,
+                              "—/\(e.expectations)",
+                              Markdown.badge(label: e.id, message: "not run", color: "lightgrey") + " run: " + Markdown.code("glassbox reproduce \(e.id)")])
+            }
         }
         doc.table(table)
+        if catalog != nil {
+            let listed = Set(entries.map(\.id))
+            let orphans = results.targets.keys.filter { !listed.contains($0) }.sorted()
+            if !orphans.isEmpty {
+                doc.paragraph("`results.json` also holds results of targets with no manifest in `reproductions/` (not listed above): " + orphans.map(Markdown.code).joined(separator: ", ") + ".")
+            }
+        }
+
         doc.heading("By paper", level: 2)
-        let byPaper = Dictionary(grouping: all, by: \.paper)
+        let byPaper = Dictionary(grouping: entries, by: \.paper)
         doc.bulletList(byPaper.keys.sorted().map { paper in
-            paperLink(paper) + ": " + byPaper[paper]!.map { Markdown.link($0.id, to: "\($0.id).md") }.joined(separator: ", ")
+            paperLink(paper) + ": " + byPaper[paper]!.map { e in
+                e.result == nil ? "\(e.id) (not run)" : Markdown.link(e.id, to: "\(e.id).md")
+            }.joined(separator: ", ")
         })
+        if let paperLists {
+            let problems = catalogMismatches(entries, paperLists: paperLists)
+            if problems.isEmpty {
+                doc.paragraph("Each paper's `reproductions:` list in `papers/` names exactly the targets above whose manifests name that paper.")
+            } else {
+                doc.paragraph("The `reproductions:` lists in `papers/` and the manifests' `paper` fields disagree:")
+                doc.bulletList(problems)
+            }
+        }
         return doc.render()
+    }
+
+    /// Where the papers' `reproductions:` lists and the manifests' `paper` fields disagree.
+    static func catalogMismatches(_ entries: [RollUpEntry], paperLists: [String: [String]]) -> [String] {
+        var problems: [String] = []
+        let paperOf = Dictionary(entries.map { ($0.id, $0.paper) }, uniquingKeysWith: { a, _ in a })
+        for e in entries {
+            guard let list = paperLists[e.paper] else {
+                problems.append("\(Markdown.code("reproductions/\(e.id).yaml")) names paper \(Markdown.code(e.paper)), which has no file in `papers/`.")
+                continue
+            }
+            if !list.contains(e.id) {
+                problems.append("\(paperLink(e.paper)) does not list \(Markdown.code(e.id)), whose manifest names it.")
+            }
+        }
+        for (paper, list) in paperLists.sorted(by: { $0.key < $1.key }) {
+            for slug in list where paperOf[slug] != paper {
+                if let other = paperOf[slug] {
+                    problems.append("\(paperLink(paper)) lists \(Markdown.code(slug)), whose manifest names paper \(Markdown.code(other)).")
+                } else {
+                    problems.append("\(paperLink(paper)) lists \(Markdown.code(slug)), which has no manifest in `reproductions/`.")
+                }
+            }
+        }
+        return problems
     }
 }

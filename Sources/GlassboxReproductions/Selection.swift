@@ -96,21 +96,56 @@ public struct TargetSelection: Sendable, Equatable {
     }
 }
 
-/// Reads the `families` of papers from the catalog's front matter
+/// Reads the `families` and `reproductions` of papers from the catalog's front matter
 /// (`papers/<id>.md`, `/` in old-style ids written as `_`). Missing files give no families.
 public struct PaperFamilies: Sendable {
     public var papersDirectory: URL
     public init(papersDirectory: URL) { self.papersDirectory = papersDirectory }
 
     public func families(of paper: String) -> [String] {
-        let url = papersDirectory.appendingPathComponent(paper.replacingOccurrences(of: "/", with: "_") + ".md")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        frontMatterList("families", of: paper) ?? []
+    }
+
+    /// The paper file's `reproductions:` slugs; nil when the paper has no file (or no front matter).
+    public func reproductions(of paper: String) -> [String]? {
+        guard let node = frontMatter(of: paper) else { return nil }
+        guard let list = node["reproductions"], case .sequence(let s) = list else { return [] }
+        return s.compactMap(\.string)
+    }
+
+    /// Every paper file's id (front matter `id`, else the file name) with its `reproductions:` slugs.
+    public func allReproductions() -> [String: [String]] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: papersDirectory.path)) ?? []
+        var lists: [String: [String]] = [:]
+        for name in names where name.hasSuffix(".md") && name != "README.md" {
+            let stem = String(name.dropLast(3))
+            guard let node = frontMatter(file: papersDirectory.appendingPathComponent(name)) else { continue }
+            let id = node["id"]?.string ?? stem.replacingOccurrences(of: "_", with: "/")
+            if let list = node["reproductions"], case .sequence(let s) = list {
+                lists[id] = s.compactMap(\.string)
+            } else {
+                lists[id] = []
+            }
+        }
+        return lists
+    }
+
+    func frontMatterList(_ key: String, of paper: String) -> [String]? {
+        guard let node = frontMatter(of: paper), let value = node[key], case .sequence(let s) = value else { return nil }
+        return s.compactMap(\.string)
+    }
+
+    func frontMatter(of paper: String) -> Yams.Node.Mapping? {
+        frontMatter(file: papersDirectory.appendingPathComponent(paper.replacingOccurrences(of: "/", with: "_") + ".md"))
+    }
+
+    func frontMatter(file url: URL) -> Yams.Node.Mapping? {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
         let lines = text.components(separatedBy: "\n")
         guard lines.first?.trimmingCharacters(in: .whitespaces) == "---",
-              let end = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" }) else { return [] }
+              let end = lines.dropFirst().firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "---" }) else { return nil }
         let yaml = lines[1..<end].joined(separator: "\n")
-        guard let node = try? Yams.compose(yaml: yaml), case .mapping(let m) = node,
-              let families = m["families"], case .sequence(let s) = families else { return [] }
-        return s.compactMap(\.string)
+        guard let node = try? Yams.compose(yaml: yaml), case .mapping(let m) = node else { return nil }
+        return m
     }
 }

@@ -8,7 +8,8 @@ import Foundation
 /// quotes). The generator runs every command through `runner` and replaces the block with a
 /// `text` block holding `$ <command>` and the command's standard output (trimmed, ANSI escape
 /// sequences removed, the repository root's absolute path replaced by `.`). Everything else is
-/// copied verbatim. After all commands have run, every local Markdown image link
+/// copied verbatim. Commands that run reproduction targets (`reproduce`, `check`) are rejected.
+/// After all commands have run, every local Markdown image link
 /// (`![alt](path)`) must name an existing file relative to the output file's folder.
 public struct TourGenerator {
     /// What running one command gave.
@@ -25,6 +26,11 @@ public struct TourGenerator {
 
     /// Runs `glassbox` with the arguments (without the leading `glassbox`) in the repository root.
     public typealias CommandRunner = (_ arguments: [String], _ workingDirectory: URL) throws -> CommandOutput
+
+    /// Subcommands that run reproduction targets: a tour block may not call them, because the
+    /// tour is generated right after `make reproduce` has run the targets; it reads their
+    /// results instead (`glassbox results`).
+    public static let targetRunningCommands: Set<String> = ["reproduce", "check"]
 
     /// The info string that marks a block to run.
     public static let runInfoString = "glassbox-run"
@@ -148,6 +154,9 @@ public struct TourGenerator {
                 if command.isEmpty { continue }
                 let lineNumber = i + 2 + offset
                 let words = try Self.parseCommand(command, file: file, line: lineNumber)
+                if words.count > 1, Self.targetRunningCommands.contains(words[1]) {
+                    throw TourError.section(file: file, line: lineNumber, problem: "`\(command)`: the tour does not run reproduction targets (`make reproduce` has just run them); show their stored results with `glassbox results <slug>`")
+                }
                 onCommand?(file, command)
                 let result: CommandOutput
                 do {

@@ -121,7 +121,7 @@ import Testing
         #expect(md.contains("3 annotated papers, 2 linked reproduction targets: 1 reproduced, 1 failing, 1 untested.\n"))
         #expect(md.contains("| superposition | feature-geometry | 1 | 1 | toy | 1 |\n"))
         #expect(md.contains("| lenses | logit-lens | 1 | 1 | smollm2-135m-instruct | 0 |\n"))
-        #expect(md.contains("- ✅ **[Toy Models of Superposition](2209.10652.md)** (2022) — Small ReLU autoencoders learn to represent more features than dimensions when the features are sparse. Targets: `tms-basic`.\n"))
+        #expect(md.contains("- ✅ **[Toy Models of Superposition](2209.10652.md)** (2022) — Small ReLU autoencoders learn to represent more features than dimensions when the features are sparse. Targets: [`tms-basic`](../reports/tms-basic.md).\n"))
         #expect(md.contains("- ❌ **[interpreting GPT: the logit lens](web_logit-lens.md)** (2020)"))
         #expect(md.contains("- [A Candidate Paper on Sparse Autoencoders](2401.00001.md) (2024)\n"))
         let families = md.components(separatedBy: "\n").filter { $0.hasPrefix("## ") }
