@@ -41,7 +41,8 @@ public enum Threading {
     }
 
     /// Runs `body` over `0..<count` split into contiguous ranges, in parallel when the work
-    /// is large enough (`count * costPerItem` above ~128K element-operations, about 50 µs).
+    /// is large enough (`count * costPerItem` above ~128K element-operations, about 50 µs), in up
+    /// to 4 chunks per worker taken dynamically.
     /// Each element must be computed independently, so the result never depends on the
     /// split. Never call BLAS from `body`.
     @inline(__always)
@@ -51,7 +52,10 @@ public enum Threading {
             body(0..<count)
             return
         }
-        let chunks = min(w, count)
+        // Up to 4 chunks per worker, each at least ~64K element-operations: the calling thread takes
+        // chunks too, so a worker that starts late (a busy machine) delays the result by one small
+        // chunk instead of half the work.
+        let chunks = min(count, min(4 * w, max(w, count * costPerItem >> 16)))
         let per = (count + chunks - 1) / chunks
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let run = body
@@ -67,7 +71,11 @@ public enum Threading {
 /// minimax polynomials and rationals evaluated with fused multiply-adds). Max errors, measured
 /// against Double in Tests/GlassboxTensorTests/FastMathTests.swift: exp ≤ 2 ulp, tanh ≤ 5 ulp,
 /// sigmoid and silu ≤ 3 ulp, GELU erf ≤ 12 ulp and GELU tanh ≤ 16 ulp where |result| ≥ 1e-6,
-/// erf absolute ≤ 2e-7.
+/// erf absolute ≤ 2e-7. The hot kernels (softmax, silu, sigmoid, both GELUs) use the reduced-range
+/// exps `expNonPositive` and `expForQuotient`, which drop the fix-ups those callers do not need, and
+/// evaluate polynomials with Estrin's scheme (shorter dependency chains: on CPUs that split 256-bit
+/// operations, such as AMD Zen 1, the reorder buffer holds only about two vectors of GELU work, so
+/// latency, not operation count, bounds the speed).
 @usableFromInline
 enum FastMath {
     typealias V = SIMD8<Float>
@@ -104,6 +112,56 @@ enum FastMath {
         return res
     }
 
+    /// Cephes' range reduction with the rounding folded into one fused multiply-add: n = round(x·log₂e)
+    /// (k = 1.5·2²³ + n, so k's low mantissa bits hold n; valid for |n| < 2²²) and r = x − n·ln2 in two steps.
+    @_transparent
+    static func expReduce(_ x: V) -> (r: V, k: V) {
+        let magic = V(repeating: 12582912)
+        let k = fma(x, V(repeating: 1.44269504088896341), magic)
+        let fx = k - magic
+        var r = fma(fx, V(repeating: -0.693359375), x)
+        r = fma(fx, V(repeating: 2.12194440e-4), r)
+        return (r, k)
+    }
+
+    /// s·e^r on |r| ≤ ln2/2: `exp`'s Cephes polynomial, by Estrin's scheme (4 dependent steps instead
+    /// of 7). s is 1 or 2; scaling every coefficient by 2 is exact.
+    @_transparent
+    static func expPoly(_ r: V, scale s: Float) -> V {
+        let r2 = r * r
+        let q0 = fma(r, V(repeating: 1.6666665459e-1 * s), V(repeating: 5.0000001201e-1 * s))
+        let q1 = fma(r, V(repeating: 8.3334519073e-3 * s), V(repeating: 4.1665795894e-2 * s))
+        let q2 = fma(r, V(repeating: 1.9875691500e-4 * s), V(repeating: 1.3981999507e-3 * s))
+        let y = fma(fma(q2, r2, q1), r2, q0)
+        return fma(y, r2, fma(r, V(repeating: s), V(repeating: s)))
+    }
+
+    /// e^x for x ≤ 0 (softmax's shifted logits, erfc's exponent): ≤ 2 ulp down to the smallest normal
+    /// float, 0 below it (x < −87.34, no subnormals), 0 at −∞, NaN stays NaN. Also exact to ≤ 2 ulp for
+    /// 0 < x ≤ 88.3, but does not saturate to +∞ beyond: callers pass x ≤ 0.
+    @_transparent
+    static func expNonPositive(_ x: V) -> V {
+        let lo = V(repeating: -87.33654475)
+        let xc = x.replacing(with: lo, where: x .< lo)
+        let (r, k) = expReduce(xc)
+        let p = unsafeBitCast((unsafeBitCast(k, to: SIMD8<Int32>.self) &+ 127) &<< 23, to: V.self)
+        let res = expPoly(r, scale: 1) * p
+        return res.replacing(with: 0, where: x .< lo)
+    }
+
+    /// e^x for denominators 1 + e^x (sigmoid, silu, GELU tanh): ≤ 2 ulp on [−80, 88.72], +∞ above
+    /// (the overflow happens in the final product), e^−80 below — invisible next to 1. NaN gives NaN.
+    /// 2^n is applied as 2^(n−1) times a doubled polynomial, so n = 128 needs no second factor.
+    @_transparent
+    static func expForQuotient(_ x: V) -> V {
+        let lo = V(repeating: -80), hi = V(repeating: 89)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc.replace(with: lo, where: xc .< lo)
+        let (r, k) = expReduce(xc)
+        let p = unsafeBitCast((unsafeBitCast(k, to: SIMD8<Int32>.self) &+ 126) &<< 23, to: V.self)
+        return expPoly(r, scale: 2) * p
+    }
+
     /// tanh(x): a 13/6 odd rational on [−7.9, 7.9] (the one Eigen uses), ±1 beyond 9; x itself for |x| < 4e-4.
     @_transparent
     static func tanh(_ x: V) -> V {
@@ -132,12 +190,12 @@ enum FastMath {
 
     /// 1 / (1 + e^−x).
     @_transparent
-    static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
+    static func sigmoid(_ x: V) -> V { 1 / (1 + expForQuotient(-x)) }
 
     /// x·σ(x) = x / (1 + e^−x), one exp; 0 at −∞.
     @_transparent
     static func silu(_ x: V) -> V {
-        let r = x / (1 + exp(-x))
+        let r = x / (1 + expForQuotient(-x))
         return r.replacing(with: 0, where: x .== -.infinity)
     }
 
@@ -146,34 +204,38 @@ enum FastMath {
     @_transparent
     static func geluTanh(_ x: V) -> V {
         let c = V(repeating: -2 * 0.7978845608028654)
-        let r = x / (1 + exp(x * fma(x * x, c * 0.044715, c)))
+        let r = x / (1 + expForQuotient(x * fma(x * x, c * 0.044715, c)))
         return r.replacing(with: 0, where: x .== -.infinity)
     }
 
     /// erfc(a) for a ≥ 0 (Numerical Recipes' erfcc: t = 1/(1 + a/2), t·e^{−a² + P(t)}, relative
-    /// error < 1.2e-7 in exact arithmetic). −a² = u·v is formed inside one fused multiply-add,
-    /// so a caller with a = |x|/√2 passes u = −|x|, v = |x|/2 and the exponent is rounded once.
+    /// error < 1.2e-7 in exact arithmetic; P of degree 9 by Estrin's scheme). −a² = u·v is formed
+    /// inside one fused multiply-add, so a caller with a = |x|/√2 passes u = −|x|/2, v = |x| and the
+    /// exponent is rounded once. `t` is 1/(1 + a/2), passed in so callers can fold a's scaling into it.
     @_transparent
-    static func erfcNonNegative(_ a: V, negSquare u: V, _ v: V) -> V {
-        let t = 1 / fma(a, V(repeating: 0.5), V(repeating: 1))
-        var p = V(repeating: 0.17087277)
-        p = fma(p, t, V(repeating: -0.82215223))
-        p = fma(p, t, V(repeating: 1.48851587))
-        p = fma(p, t, V(repeating: -1.13520398))
-        p = fma(p, t, V(repeating: 0.27886807))
-        p = fma(p, t, V(repeating: -0.18628806))
-        p = fma(p, t, V(repeating: 0.09678418))
-        p = fma(p, t, V(repeating: 0.37409196))
-        p = fma(p, t, V(repeating: 1.00002368))
-        p = fma(p, t, V(repeating: -1.26551223))
-        return t * exp(fma(u, v, p))
+    static func erfcNonNegative(t: V, negSquare u: V, _ v: V) -> V {
+        let t2 = t * t, t4 = t2 * t2
+        let p01 = fma(t, V(repeating: 1.00002368), V(repeating: -1.26551223))
+        let p23 = fma(t, V(repeating: 0.09678418), V(repeating: 0.37409196))
+        let p45 = fma(t, V(repeating: 0.27886807), V(repeating: -0.18628806))
+        let p67 = fma(t, V(repeating: 1.48851587), V(repeating: -1.13520398))
+        let p89 = fma(t, V(repeating: 0.17087277), V(repeating: -0.82215223))
+        let p = fma(t4, fma(t4, p89, fma(t2, p67, p45)), fma(t2, p23, p01))
+        return t * expNonPositive(fma(u, v, p))
+    }
+
+    /// |x|, by clearing the sign bit.
+    @_transparent
+    static func abs(_ x: V) -> V {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
     }
 
     /// erf(x) = ±(1 − erfc(|x|)) (absolute error ≤ 2e-7).
     @_transparent
     static func erf(_ x: V) -> V {
-        let ax = x.replacing(with: -x, where: x .< 0)
-        let r = 1 - erfcNonNegative(ax, negSquare: -ax, ax)
+        let ax = abs(x)
+        let t = 1 / fma(ax, V(repeating: 0.5), V(repeating: 1))
+        let r = 1 - erfcNonNegative(t: t, negSquare: -ax, ax)
         return r.replacing(with: -r, where: x .< 0)
     }
 
@@ -181,8 +243,10 @@ enum FastMath {
     /// so the negative tail keeps its relative accuracy. 0 at −∞.
     @_transparent
     static func geluErf(_ x: V) -> V {
-        let ax = x.replacing(with: -x, where: x .< 0)
-        let e = erfcNonNegative(ax * 0.7071067811865476, negSquare: -ax, ax * 0.5)
+        let ax = abs(x)
+        // a = |x|/√2: t = 1/(1 + |x|/(2√2)), −a² = (−|x|/2)·|x|
+        let t = 1 / fma(ax, V(repeating: 0.35355339059327373), V(repeating: 1))
+        let e = erfcNonNegative(t: t, negSquare: ax * -0.5, ax)
         let f = (2 - e).replacing(with: e, where: x .< 0)
         let r = 0.5 * x * f
         return r.replacing(with: 0, where: x .== -.infinity)
@@ -227,14 +291,15 @@ enum FastMath {
         }
     }
 
-    /// dst[i] = e^(src[i] − shift); returns Σ dst[i] (fixed order: deterministic).
+    /// dst[i] = e^(src[i] − shift) for shift ≥ every src[i] (the row maximum); returns Σ dst[i]
+    /// (fixed order: deterministic). Terms below the smallest normal float are 0.
     @inline(__always)
     static func expShiftedSum(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
         let sv = V(repeating: shift)
         var s0 = V(), s1 = V()
         var i = 0
         while i + 16 <= n {
-            let a = exp(load(src + i, 8) - sv), b = exp(load(src + i + 8, 8) - sv)
+            let a = expNonPositive(load(src + i, 8) - sv), b = expNonPositive(load(src + i + 8, 8) - sv)
             store(a, dst + i, 8); store(b, dst + i + 8, 8)
             s0 += a; s1 += b
             i += 16
@@ -242,7 +307,7 @@ enum FastMath {
         var total = (s0 + s1).sum()
         while i < n {
             let m = Swift.min(8, n - i)
-            var e = exp(load(src + i, m) - sv)
+            var e = expNonPositive(load(src + i, m) - sv)
             for j in m..<8 { e[j] = 0 }
             store(e, dst + i, m)
             total += e.sum()

@@ -58,6 +58,27 @@ import Testing
         #expect(Self.special(FastMath.exp, 0) == 1)
     }
 
+    /// The reduced-range exps behind softmax, erfc (x ≤ 0) and the sigmoid-style quotients.
+    @Test func reducedRangeExpsAreWithinTwoUlps() {
+        let nonPositive = Self.grid.filter { $0 <= 0 }
+        let w = Self.worst(FastMath.expNonPositive, Foundation.exp, on: nonPositive)
+        #expect(w.ulps <= 2, "expNonPositive: \(w.ulps) ulp at \(w.at)")
+        // below the smallest normal float the result is 0 (not subnormal)
+        #expect(w.absolute <= Double(Float.leastNormalMagnitude), "expNonPositive below the normal range: \(w.absolute)")
+        #expect(Self.special(FastMath.expNonPositive, -88) == 0)
+        #expect(Self.special(FastMath.expNonPositive, -.infinity) == 0)
+        #expect(Self.special(FastMath.expNonPositive, 0) == 1)
+        #expect(Self.special(FastMath.expNonPositive, .nan).isNaN)
+        let q = Self.worst(FastMath.expForQuotient, Foundation.exp, on: Self.grid.filter { $0 >= -80 })
+        #expect(q.ulps <= 2, "expForQuotient: \(q.ulps) ulp at \(q.at)")
+        let nearLimit = Self.special(FastMath.expForQuotient, 88.72)
+        #expect(nearLimit.isFinite && abs(Double(nearLimit) / Foundation.exp(Double(Float(88.72))) - 1) < 3e-7, "finite up to ln(FLT_MAX)")
+        #expect(Self.special(FastMath.expForQuotient, 88.73) == .infinity)
+        #expect(Self.special(FastMath.expForQuotient, .infinity) == .infinity)
+        #expect(Self.special(FastMath.expForQuotient, -.infinity) > 0, "clamped at e^−80: 1 + it is 1")
+        #expect(Self.special(FastMath.expForQuotient, .nan).isNaN)
+    }
+
     @Test func tanhAndSigmoidAreAccurate() {
         let t = Self.worst(FastMath.tanh, Foundation.tanh, on: Self.grid)
         #expect(t.ulps <= 5, "tanh: \(t.ulps) ulp at \(t.at)")
