@@ -39,6 +39,9 @@ func toyBenchmarks(_ h: BenchHarness) {
             kernel.lossAndGradient(train)
             kernel.adamWStep(schedule: .constant(1e-3))
         }
+        h.measure("toy modular addition forward (p 113)", runs: 20, note: "hand-written forward, training pairs") {
+            kernel.forward(train)
+        }
         h.measure("toy modular addition epoch, autodiff tables", runs: 10, note: "per-token tables under autodiff") {
             let (_, g) = valueWithGradient(at: params) { w in
                 ModularAdditionTransformer.forward(w, config, pairs: train).logits.crossEntropy(targets: targets)

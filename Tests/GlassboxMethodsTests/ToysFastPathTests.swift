@@ -87,14 +87,19 @@ import GlassboxTensor
         #expect(Set(hi) == [1, 2, 4])
     }
 
+    /// A p = 31 model with every weight and bias perturbed by N(0, 0.1²), and its training pairs.
+    static func perturbedModularAddition(seed: UInt64) throws -> (ModularAdditionTransformer.Configuration, [Tensor], [(Int, Int)]) {
+        let config = ModularAdditionTransformer.Configuration(p: 31, dModel: 32, heads: 4, dHead: 8, dMLP: 64, seed: 3)
+        let model = try ModularAdditionTransformer(config)
+        var rng = SeededGenerator(seed: seed)
+        let params = model.parameters.map { ($0 + Tensor.randomNormal($0.shape, std: 0.1, using: &rng)).contiguous() }
+        return (config, params, ModularAdditionTransformer.split(config).train)
+    }
+
     /// The table-based modular-addition forward against the paper's formulation: activations
     /// and the gradients of the training loss (random weights and biases, p = 31).
     @Test func modularAdditionTablesMatchTheReference() throws {
-        let config = ModularAdditionTransformer.Configuration(p: 31, dModel: 32, heads: 4, dHead: 8, dMLP: 64, seed: 3)
-        let model = try ModularAdditionTransformer(config)
-        var rng = SeededGenerator(seed: 4)
-        let params = model.parameters.map { ($0 + Tensor.randomNormal($0.shape, std: 0.1, using: &rng)).contiguous() }
-        let (train, _) = ModularAdditionTransformer.split(config)
+        let (config, params, train) = try Self.perturbedModularAddition(seed: 4)
         let fast = ModularAdditionTransformer.forward(params, config, pairs: train)
         let reference = ModularAdditionTransformer.referenceForward(params, config, pairs: train)
         expectToyClose(fast.logits.scalars, reference.logits.scalars, atol: 1e-4, rtol: 1e-4, "logits")
@@ -115,11 +120,7 @@ import GlassboxTensor
     /// The hand-written epoch against autodiff through the paper's formulation: logits,
     /// neurons, attention, loss and every gradient (random weights and biases, p = 31).
     @Test func modularAdditionKernelMatchesAutodiff() throws {
-        let config = ModularAdditionTransformer.Configuration(p: 31, dModel: 32, heads: 4, dHead: 8, dMLP: 64, seed: 3)
-        let model = try ModularAdditionTransformer(config)
-        var rng = SeededGenerator(seed: 5)
-        let params = model.parameters.map { ($0 + Tensor.randomNormal($0.shape, std: 0.1, using: &rng)).contiguous() }
-        let (train, _) = ModularAdditionTransformer.split(config)
+        let (config, params, train) = try Self.perturbedModularAddition(seed: 5)
         let kernel = ModularAdditionKernel(config, parameters: params, capacity: train.count)
         let loss = kernel.lossAndGradient(train)
         let gradients = kernel.tensors(gradients: true)

@@ -12,6 +12,8 @@ import GlassboxTensor
 /// the attention output — its image under W_in. Per example the pre-activations are then the
 /// attention-weighted sum of 3 × heads table rows instead of a [d_model → d_mlp] product,
 /// which removes the largest product of the forward pass and two of the backward pass. The
+/// MLP output reaches the logits through W_U·W_out [p, d_mlp] (p < d_model), so the three
+/// remaining [batch × d_mlp] products have inner size p. The
 /// same function and gradients as `referenceForward` under autodiff (checked in the tests);
 /// only the order of floating-point sums differs.
 final class ModularAdditionKernel {
@@ -27,11 +29,15 @@ final class ModularAdditionKernel {
     private(set) var stepCount = 0
     // tables, one row per (token, position): a at 0 (rows 0..<p), b at 1 (p..<2p), "=" at 2 (row 2p)
     let table, keys, values, scores, ov, mlpTable, basePre, query: UnsafeMutablePointer<Float>
+    /// W_U · W_out [p, d_mlp]: the logits are (resid + b_out)·W_Uᵀ + neurons·(W_U W_out)ᵀ.
+    let unembedOut: UnsafeMutablePointer<Float>
     // per example
-    let pattern, resid, neurons, out, logits: UnsafeMutablePointer<Float>
+    /// `out` is the residual stream after attention plus b_out (the MLP's output enters the
+    /// logits through `unembedOut`).
+    let pattern, neurons, out, logits, rowLoss, ones: UnsafeMutablePointer<Float>
     let rows: UnsafeMutablePointer<Int32>
     // backward
-    let dOut, dPre, dPattern, dMLPTable, dOV, dScores, dValues, dKeys, dTable, dQuery, dLast, sumPre: UnsafeMutablePointer<Float>
+    let dOut, dPre, dPattern, dUnembedOut, dMLPTable, dOV, dScores, dValues, dKeys, dTable, dQuery, dLast, sumPre: UnsafeMutablePointer<Float>
     var allocations: [UnsafeMutablePointer<Float>] = []
 
     init(_ configuration: Configuration, parameters: [Tensor], capacity: Int) {
@@ -50,14 +56,16 @@ final class ModularAdditionKernel {
         w = alloc(n); g = alloc(n); adamM = alloc(n); adamV = alloc(n)
         table = alloc(r * d); keys = alloc(r * hd); values = alloc(r * hd); scores = alloc(r * h)
         ov = alloc(r * h * d); mlpTable = alloc(r * h * m); basePre = alloc(m); query = alloc(hd)
-        pattern = alloc(capacity * 3 * h); resid = alloc(capacity * d); neurons = alloc(capacity * m)
-        out = alloc(capacity * d); logits = alloc(capacity * p)
+        unembedOut = alloc(p * m); dUnembedOut = alloc(p * m)
+        pattern = alloc(capacity * 3 * h); neurons = alloc(capacity * m)
+        out = alloc(capacity * d); logits = alloc(capacity * p); rowLoss = alloc(capacity); ones = alloc(capacity)
+        ones.update(repeating: 1, count: capacity)
         rows = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 3)
         dOut = alloc(capacity * d); dPre = alloc(capacity * m); dPattern = alloc(capacity * 3 * h)
         dMLPTable = alloc(r * h * m); dOV = alloc(r * h * d); dScores = alloc(r * h); dValues = alloc(r * hd)
         dKeys = alloc(r * hd); dTable = alloc(r * d); dQuery = alloc(hd); dLast = alloc(d); sumPre = alloc(m)
-        allocations = [w, g, adamM, adamV, table, keys, values, scores, ov, mlpTable, basePre, query, pattern, resid,
-                       neurons, out, logits, dOut, dPre, dPattern, dMLPTable, dOV, dScores, dValues, dKeys, dTable,
+        allocations = [w, g, adamM, adamV, table, keys, values, scores, ov, mlpTable, basePre, query, unembedOut,
+                       dUnembedOut, pattern, neurons, out, rowLoss, ones, logits, dOut, dPre, dPattern, dMLPTable, dOV, dScores, dValues, dKeys, dTable,
                        dQuery, dLast, sumPre]
         setParameters(parameters)
     }
@@ -128,8 +136,8 @@ final class ModularAdditionKernel {
             rows[3 * e] = Int32(a); rows[3 * e + 1] = Int32(p + b); rows[3 * e + 2] = Int32(2 * p)
         }
         do {
-            nonisolated(unsafe) let (pattern, resid, neurons, out, rowsP, ov, mlpTable, scores, basePre) =
-                (self.pattern, self.resid, self.neurons, self.out, self.rows, self.ov, self.mlpTable, self.scores, self.basePre)
+            nonisolated(unsafe) let (pattern, neurons, out, rowsP, ov, mlpTable, scores, basePre) =
+                (self.pattern, self.neurons, self.out, self.rows, self.ov, self.mlpTable, self.scores, self.basePre)
             nonisolated(unsafe) let lastP = last, bOutP = bOut
             Threading.parallelRanges(n, costPerItem: 12 * (m + d)) { range in
                 let last = lastP, bOut = bOutP
@@ -143,24 +151,24 @@ final class ModularAdditionKernel {
                         let z = e0 + e1 + e2
                         pat[head] = e0 / z; pat[h + head] = e1 / z; pat[2 * h + head] = e2 / z
                     }
-                    let re = resid + e * d, pre = neurons + e * m, o = out + e * d
-                    for j in 0..<d { re[j] = last[j] }
+                    let pre = neurons + e * m, o = out + e * d
+                    for j in 0..<d { o[j] = last[j] + bOut[j] }
                     for k in 0..<m { pre[k] = basePre[k] }
                     for pos in 0..<3 {
                         let row = Int(rowsP[3 * e + pos])
                         for head in 0..<h {
                             let coef = pat[pos * h + head]
-                            axpy(d, coef, ov + (row * h + head) * d, re)
+                            axpy(d, coef, ov + (row * h + head) * d, o)
                             axpy(m, coef, mlpTable + (row * h + head) * m, pre)
                         }
                     }
                     for k in 0..<m where !(pre[k] > 0) { pre[k] = 0 }
-                    for j in 0..<d { o[j] = re[j] + bOut[j] }
                 }
             }
         }
-        gemm(false, true, n, d, m, 1, neurons, m, wOut, m, 1, out, d)
+        gemm(false, false, p, m, d, 1, wU, d, wOut, m, 0, unembedOut, m)
         gemm(false, true, n, p, d, 1, out, d, wU, d, 0, logits, p)
+        gemm(false, true, n, p, m, 1, neurons, m, unembedOut, m, 1, logits, p)
     }
 
     /// Mean cross-entropy and accuracy of the logits from the last `forward` against (a + b) mod p.
@@ -195,59 +203,72 @@ final class ModularAdditionKernel {
         let gU = g + offsets[10]
         let last = table + 2 * p * d
 
-        // d loss / d logits = (softmax − onehot) / N, in place
-        var loss: Double = 0
+        // d loss / d logits = (softmax − onehot) / N, in place (rows in parallel, the loss
+        // summed in row order afterwards)
         let invN = 1 / Float(n)
-        for (e, (a, b)) in pairs.enumerated() {
-            let l = logits + e * p, t = (a + b) % p
-            var mx = l[0]
-            for k in 1..<p where l[k] > mx { mx = l[k] }
-            var z: Float = 0
-            for k in 0..<p { let x = Foundation.exp(l[k] - mx); l[k] = x; z += x }
-            loss += Double(-Foundation.log(l[t] / z))
-            let s = invN / z
-            for k in 0..<p { l[k] *= s }
-            l[t] -= invN
+        do {
+            nonisolated(unsafe) let (logitsP, rowLossP, rowsP) = (logits, rowLoss, rows)
+            Threading.parallelRanges(n, costPerItem: 8 * p) { range in
+                for e in range {
+                    let l = logitsP + e * p, t = (Int(rowsP[3 * e]) + Int(rowsP[3 * e + 1]) - p) % p
+                    var mx = l[0]
+                    for k in 1..<p where l[k] > mx { mx = l[k] }
+                    var z: Float = 0
+                    for k in 0..<p { let x = Foundation.exp(l[k] - mx); l[k] = x; z += x }
+                    rowLossP[e] = -Foundation.log(l[t] / z)
+                    let s = invN / z
+                    for k in 0..<p { l[k] *= s }
+                    l[t] -= invN
+                }
+            }
         }
+        var loss: Double = 0
+        for e in 0..<n { loss += Double(rowLoss[e]) }
         gemm(false, false, n, d, p, 1, logits, p, wU, d, 0, dOut, d)
+        gemm(false, false, n, m, p, 1, logits, p, unembedOut, m, 0, dPre, m)
+        gemm(true, false, p, m, n, 1, logits, p, neurons, m, 0, dUnembedOut, m)
         gemm(true, false, p, d, n, 1, logits, p, out, d, 0, gU, d)
-        gemm(true, false, d, m, n, 1, dOut, d, neurons, m, 0, gOut, m)
-        gemm(false, false, n, m, d, 1, dOut, d, wOut, m, 0, dPre, m)
-        for j in 0..<d { gBOut[j] = 0 }
-        for k in 0..<m { sumPre[k] = 0 }
-        for e in 0..<n {
-            let dp = dPre + e * m, nu = neurons + e * m, dout = dOut + e * d
-            for k in 0..<m { if !(nu[k] > 0) { dp[k] = 0 }; sumPre[k] += dp[k] }
-            for j in 0..<d { gBOut[j] += dout[j] }
+        gemm(false, true, p, d, m, 1, dUnembedOut, m, wOut, m, 1, gU, d)
+        gemm(true, false, d, m, p, 1, wU, d, dUnembedOut, m, 0, gOut, m)
+        do {
+            nonisolated(unsafe) let (dPreP, neuronsP) = (dPre, neurons)
+            Threading.parallelRanges(n * m, costPerItem: 1) { range in
+                for i in range where !(neuronsP[i] > 0) { dPreP[i] = 0 }
+            }
         }
+        gemm(false, false, 1, m, n, 1, ones, n, dPre, m, 0, sumPre, m)
+        gemm(false, false, 1, d, n, 1, ones, n, dOut, d, 0, gBOut, d)
         for k in 0..<m { gBIn[k] = sumPre[k] }
 
         // through the tables: each example adds its attention-weighted gradient to 3 × heads rows
         dMLPTable.update(repeating: 0, count: r * h * m)
         dOV.update(repeating: 0, count: r * h * d)
         dScores.update(repeating: 0, count: r * h)
-        // a rows (position 0) and b rows (position 1) are disjoint, so the two positions run
-        // concurrently, each over all examples in order; "=" (position 2) is the same row for
-        // every example, so its sums are products over the batch.
+        // Rows of different positions are disjoint (a at 0, b at 1, "=" at 2), so two threads
+        // each go through all examples in order: one accumulates the a rows and the "=" row's
+        // attention gradient, the other the b rows and the "=" row's table gradient.
         nonisolated(unsafe) let (patP, dPatP, dPreP, dOutP, rowsP, mlpP, ovP, dMLPP, dOVP) =
             (pattern, dPattern, dPre, dOut, rows, mlpTable, ov, dMLPTable, dOV)
         DispatchQueue.concurrentPerform(iterations: 2) { pos in
             for e in 0..<n {
                 let pat = patP + e * 3 * h, dpat = dPatP + e * 3 * h, dp = dPreP + e * m, dout = dOutP + e * d
-                let row = Int(rowsP[3 * e + pos])
+                let row = Int(rowsP[3 * e + pos]), eq = Int(rowsP[3 * e + 2])
                 for head in 0..<h {
                     let t = row * h + head, coef = pat[pos * h + head]
                     dpat[pos * h + head] = dot(m, dp, mlpP + t * m) + dot(d, dout, ovP + t * d)
                     axpy(m, coef, dp, dMLPP + t * m)
                     axpy(d, coef, dout, dOVP + t * d)
+                    let te = eq * h + head
+                    if pos == 0 {
+                        dpat[2 * h + head] = dot(m, dp, mlpP + te * m) + dot(d, dout, ovP + te * d)
+                    } else {
+                        let ce = pat[2 * h + head]
+                        axpy(m, ce, dp, dMLPP + te * m)
+                        axpy(d, ce, dout, dOVP + te * d)
+                    }
                 }
             }
         }
-        let eq = 2 * p * h  // the "=" rows of the tables
-        gemm(false, true, n, h, m, 1, dPre, m, mlpTable + eq * m, m, 0, dPattern + 2 * h, 3 * h)
-        gemm(false, true, n, h, d, 1, dOut, d, ov + eq * d, d, 1, dPattern + 2 * h, 3 * h)
-        gemm(true, false, h, m, n, 1, pattern + 2 * h, 3 * h, dPre, m, 0, dMLPTable + eq * m, m)
-        gemm(true, false, h, d, n, 1, pattern + 2 * h, 3 * h, dOut, d, 0, dOV + eq * d, d)
         for e in 0..<n {
             let pat = pattern + e * 3 * h, dpat = dPattern + e * 3 * h
             for head in 0..<h {
