@@ -87,14 +87,19 @@ import GlassboxTensor
         #expect(Set(hi) == [1, 2, 4])
     }
 
+    /// A p = 31 model with every weight and bias perturbed by N(0, 0.1²), and its training pairs.
+    static func perturbedModularAddition(seed: UInt64) throws -> (ModularAdditionTransformer.Configuration, [Tensor], [(Int, Int)]) {
+        let config = ModularAdditionTransformer.Configuration(p: 31, dModel: 32, heads: 4, dHead: 8, dMLP: 64, seed: 3)
+        let model = try ModularAdditionTransformer(config)
+        var rng = SeededGenerator(seed: seed)
+        let params = model.parameters.map { ($0 + Tensor.randomNormal($0.shape, std: 0.1, using: &rng)).contiguous() }
+        return (config, params, ModularAdditionTransformer.split(config).train)
+    }
+
     /// The table-based modular-addition forward against the paper's formulation: activations
     /// and the gradients of the training loss (random weights and biases, p = 31).
     @Test func modularAdditionTablesMatchTheReference() throws {
-        let config = ModularAdditionTransformer.Configuration(p: 31, dModel: 32, heads: 4, dHead: 8, dMLP: 64, seed: 3)
-        let model = try ModularAdditionTransformer(config)
-        var rng = SeededGenerator(seed: 4)
-        let params = model.parameters.map { ($0 + Tensor.randomNormal($0.shape, std: 0.1, using: &rng)).contiguous() }
-        let (train, _) = ModularAdditionTransformer.split(config)
+        let (config, params, train) = try Self.perturbedModularAddition(seed: 4)
         let fast = ModularAdditionTransformer.forward(params, config, pairs: train)
         let reference = ModularAdditionTransformer.referenceForward(params, config, pairs: train)
         expectToyClose(fast.logits.scalars, reference.logits.scalars, atol: 1e-4, rtol: 1e-4, "logits")
@@ -110,5 +115,66 @@ import GlassboxTensor
             #expect(scale > 0, "\(name) has a gradient")
             expectToyClose(gf[i].scalars, gr[i].scalars, atol: 1e-4 * scale, rtol: 1e-3, name)
         }
+    }
+
+    /// The hand-written epoch against autodiff through the paper's formulation: logits,
+    /// neurons, attention, loss and every gradient (random weights and biases, p = 31).
+    @Test func modularAdditionKernelMatchesAutodiff() throws {
+        let (config, params, train) = try Self.perturbedModularAddition(seed: 5)
+        let kernel = ModularAdditionKernel(config, parameters: params, capacity: train.count)
+        let loss = kernel.lossAndGradient(train)
+        let gradients = kernel.tensors(gradients: true)
+        kernel.forward(train)
+        let n = train.count
+        let reference = ModularAdditionTransformer.referenceForward(params, config, pairs: train)
+        expectToyClose(Array(UnsafeBufferPointer(start: kernel.logits, count: n * 31)), reference.logits.scalars, atol: 1e-4, rtol: 1e-4, "logits")
+        expectToyClose(Array(UnsafeBufferPointer(start: kernel.neurons, count: n * 64)), reference.neurons.scalars, atol: 1e-4, rtol: 1e-4, "neurons")
+        // kernel pattern is [N, 3, H]; the reference's is [N, H, 3]
+        expectToyClose(Array(UnsafeBufferPointer(start: kernel.pattern, count: n * 12)),
+                       reference.pattern.permuted([0, 2, 1]).contiguous().scalars, atol: 1e-5, "pattern")
+        let targets = train.map { ($0.0 + $0.1) % config.p }
+        let (lr, gr) = valueWithGradient(at: params) { ModularAdditionTransformer.referenceForward($0, config, pairs: train).logits.crossEntropy(targets: targets) }
+        expectToyClose([loss], [lr.item], atol: 1e-5, rtol: 1e-5, "loss")
+        let evaluated = kernel.lossAndAccuracy(train)
+        let expected = ModularAdditionTransformer.lossAndAccuracy(reference.logits, pairs: train, p: 31)
+        expectToyClose([evaluated.loss], [expected.loss], atol: 1e-5, rtol: 1e-5, "evaluated loss")
+        #expect(evaluated.accuracy == expected.accuracy)
+        for (i, (name, _)) in config.shapes.enumerated() {
+            let scale = gr[i].scalars.map(abs).max() ?? 1
+            #expect(scale > 0, "\(name) has a gradient")
+            #expect(gradients[i].shape == gr[i].shape)
+            expectToyClose(gradients[i].scalars, gr[i].scalars, atol: 1e-5 * scale, rtol: 1e-4, name)
+        }
+    }
+
+    /// Training through the kernel follows autodiff + `Adam.adamW` step for step, and is
+    /// bitwise deterministic for a seed.
+    @Test func modularAdditionTrainingFollowsAutodiffAndIsDeterministic() throws {
+        let config = ModularAdditionTransformer.Configuration(p: 23, dModel: 32, heads: 4, dHead: 8, dMLP: 64,
+                                                              warmupSteps: 5, epochs: 30, seed: 2, evalEvery: 10)
+        var a = try ModularAdditionTransformer(config), b = try ModularAdditionTransformer(config)
+        let ra = a.train(), rb = b.train()
+        for (x, y) in zip(ra.model.parameters, rb.model.parameters) { #expect(x.scalars == y.scalars) }
+        #expect(ra.curve == rb.curve)
+        #expect(ra.curve.map(\.epoch) == [10, 20, 30])
+        // the same 30 epochs through autodiff and the tensor optimizer
+        let (train, test) = ModularAdditionTransformer.split(config)
+        let targets = train.map { ($0.0 + $0.1) % config.p }
+        var params = try ModularAdditionTransformer(config).parameters
+        var opt = Adam.adamW(learningRate: .linearWarmup(peak: config.learningRate, warmupSteps: config.warmupSteps),
+                             beta1: config.beta1, beta2: config.beta2, weightDecay: config.weightDecay)
+        var lastLoss: Float = 0
+        for _ in 0..<config.epochs {
+            let (l, g) = valueWithGradient(at: params) { ModularAdditionTransformer.referenceForward($0, config, pairs: train).logits.crossEntropy(targets: targets) }
+            lastLoss = l.item
+            opt.step(&params, g)
+        }
+        for (i, (name, _)) in config.shapes.enumerated() {
+            expectToyClose(ra.model.parameters[i].scalars, params[i].scalars, atol: 1e-4, rtol: 1e-3, name)
+        }
+        let testLogits = ModularAdditionTransformer.referenceForward(params, config, pairs: test).logits
+        let testLoss = ModularAdditionTransformer.lossAndAccuracy(testLogits, pairs: test, p: config.p).loss
+        expectToyClose([ra.curve.last!.testLoss], [testLoss], atol: 1e-4, rtol: 1e-3, "test loss")
+        #expect(lastLoss > 0)
     }
 }

@@ -195,25 +195,19 @@ public struct ModularAdditionTransformer: Sendable {
     public mutating func train(progress: ToyProgressHandler? = nil) -> ModularAdditionResult {
         let c = configuration
         let (train, test) = Self.split(c)
-        let targets = train.map { ($0.0 + $0.1) % c.p }
-        var opt = Adam.adamW(learningRate: .linearWarmup(peak: c.learningRate, warmupSteps: c.warmupSteps),
-                             beta1: c.beta1, beta2: c.beta2, weightDecay: c.weightDecay)
-        var params = parameters
-        parameters = []
+        // The hand-written epoch (ModularAdditionKernel): the same loss and gradients as
+        // autodiff through `referenceForward`, and AdamW as `Adam.adamW` computes it.
+        let kernel = ModularAdditionKernel(c, parameters: parameters, capacity: max(train.count, test.count))
+        let schedule = LearningRateSchedule.linearWarmup(peak: c.learningRate, warmupSteps: c.warmupSteps)
         var curve: [ModularAdditionCurvePoint] = []
         var trainLoss: Float = 0
         var epochsRun = 0
         for epoch in 1...c.epochs {
-            let (loss, grads) = valueWithGradient(at: params) { w in
-                Self.forward(w, c, pairs: train).logits.crossEntropy(targets: targets)
-            }
-            trainLoss = loss.item
-            opt.step(&params, grads)
+            trainLoss = kernel.lossAndGradient(train)
+            kernel.adamWStep(schedule: schedule)
             epochsRun = epoch
             if epoch % c.evalEvery == 0 || epoch == c.epochs {
-                parameters = params
-                let point = evaluate(epoch: epoch, train: train, test: test)
-                parameters = []
+                let point = Self.evaluate(kernel, epoch: epoch, train: train, test: test)
                 curve.append(point)
                 progress?(ToyTrainingProgress(task: "modular-addition", step: epoch, totalSteps: c.epochs, loss: trainLoss,
                                               metrics: ["test_loss": point.testLoss, "train_accuracy": point.trainAccuracy,
@@ -221,15 +215,17 @@ public struct ModularAdditionTransformer: Sendable {
                 if let stop = c.stopAtTestAccuracy, Double(point.testAccuracy) >= stop { break }
             }
         }
-        parameters = params
+        parameters = kernel.tensors()
         return ModularAdditionResult(model: self, curve: curve, epochs: epochsRun, analysis: analyze())
     }
 
-    func evaluate(epoch: Int, train: [(Int, Int)], test: [(Int, Int)]) -> ModularAdditionCurvePoint {
-        let tr = Self.lossAndAccuracy(run(train).logits, pairs: train, p: configuration.p)
-        let te = Self.lossAndAccuracy(run(test).logits, pairs: test, p: configuration.p)
+    static func evaluate(_ kernel: ModularAdditionKernel, epoch: Int, train: [(Int, Int)], test: [(Int, Int)]) -> ModularAdditionCurvePoint {
+        kernel.forward(train)
+        let tr = kernel.lossAndAccuracy(train)
+        kernel.forward(test)
+        let te = kernel.lossAndAccuracy(test)
         return ModularAdditionCurvePoint(epoch: epoch, trainLoss: tr.loss, testLoss: te.loss, trainAccuracy: tr.accuracy,
-                                         testAccuracy: te.accuracy, sumOfSquaredWeights: sumOfSquaredWeights)
+                                         testAccuracy: te.accuracy, sumOfSquaredWeights: kernel.sumOfSquaredWeights)
     }
 
     // MARK: Analyses
