@@ -43,7 +43,7 @@ let package = Package(
             name: "GlassboxCLI",
             dependencies: ["Glassbox", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "GlassboxBench", dependencies: ["Glassbox", "CBLAS"], path: "Benchmarks"),
+        .executableTarget(name: "GlassboxBench", dependencies: ["Glassbox", "CBLAS"], path: "Benchmarks", exclude: ["pytorch"]),
 
         .testTarget(name: "GlassboxTensorTests", dependencies: ["GlassboxTensor"]),
         .testTarget(name: "GlassboxFormatsTests", dependencies: ["GlassboxFormats"]),

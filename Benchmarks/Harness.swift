@@ -1,6 +1,6 @@
 import Foundation
 
-/// One measured workload: runs `body` `runs` times after one warm-up and keeps the times.
+/// One measured workload: runs `body` after a warm-up of about 0.1 s, at least `runs` times (more, up to 0.5 s in all, for fast workloads) and keeps the times.
 struct Measurement: Codable {
     var median_s: Double
     var min_s: Double
@@ -21,16 +21,23 @@ final class BenchHarness {
     /// Times `body`; `flops` / `bytes` per run give GFLOP/s and GB/s from the median.
     func measure(_ name: String, runs: Int = 7, flops: Double? = nil, bytes: Double? = nil, note: String = "", _ body: () -> Void) {
         guard wants(name) else { return }
-        body()  // warm-up
+        // Warm-up: at least one run and about 0.1 s, so the clock speed, OpenBLAS's threads and the
+        // allocator have settled before anything is timed.
+        let warmStart = DispatchTime.now().uptimeNanoseconds
+        repeat { body() } while DispatchTime.now().uptimeNanoseconds - warmStart < 100_000_000
+        // At least `runs` timed runs, more for fast workloads (up to 0.5 s of runs, at most 200).
         var times = [Double]()
-        for _ in 0..<runs {
+        var total = 0.0
+        while times.count < runs || (total < 0.5 && times.count < 200) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            let t = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            times.append(t)
+            total += t
         }
         times.sort()
         let median = times[times.count / 2]
-        let m = Measurement(median_s: median, min_s: times.first!, max_s: times.last!, runs: runs,
+        let m = Measurement(median_s: median, min_s: times.first!, max_s: times.last!, runs: times.count,
                             gflops: flops.map { $0 / median / 1e9 }, gbps: bytes.map { $0 / median / 1e9 })
         results.append((name, m, note))
         let rate = m.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? m.gbps.map { String(format: "%8.2f GB/s   ", $0) } ?? String(repeating: " ", count: 15)

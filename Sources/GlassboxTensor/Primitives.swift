@@ -15,7 +15,7 @@ extension Tensor {
     static func broadcastMap(_ a: Tensor, _ b: Tensor, op: String,
                              _ f: (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) -> Tensor {
         let outShape = broadcastShapeOrFail(a.shape, b.shape, op: op)
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         let n = out.count
         if n == 0 { return out }
         let dst = out.storage.base
@@ -331,7 +331,7 @@ extension Tensor {
         let n = shape[a]
         let outer = Tensor.product(Array(shape[..<a])), inner = Tensor.product(Array(shape[(a + 1)...]))
         var outShape = shape; outShape[a] = 1
-        var out = Tensor.zeros(outShape)
+        let out = Tensor.zeros(outShape)
         let src = c.storage.base + c.offset, dst = out.storage.base
         withExtendedLifetime(c.storage) {
             Threading.parallelRanges(outer, costPerItem: n * inner) { r in
@@ -427,7 +427,7 @@ extension Tensor {
     /// Runs `rowKernel(src, dst, n)` over every row of the last axis, in parallel for large inputs.
     func mapRows(costPerElement: Int = 4, _ rowKernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         let c = contiguous()
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let n = rank == 0 ? 1 : shape[rank - 1]
         let rows = count / Swift.max(n, 1)
         let src = c.storage.base + c.offset, dst = out.storage.base
