@@ -11,8 +11,9 @@ public enum CatalogIndex {
         let reproduced = annotated.filter { $0.status == .reproduced }.count
         let failing = annotated.filter { $0.status == .failing }.count
         let targetCount = Set(annotated.flatMap { $0.targets.map(\.id) }).count
-        out += "\(annotated.count) annotated paper\(annotated.count == 1 ? "" : "s"), \(targetCount) linked reproduction target\(targetCount == 1 ? "" : "s"): "
-        out += "\(reproduced) reproduced, \(failing) failing, \(annotated.count - reproduced - failing) untested"
+        // The status counts are of papers (a paper is reproduced when its linked targets pass).
+        out += "\(annotated.count) annotated paper\(annotated.count == 1 ? "" : "s") (\(reproduced) reproduced, \(failing) failing, "
+        out += "\(annotated.count - reproduced - failing) untested), \(targetCount) linked reproduction target\(targetCount == 1 ? "" : "s")"
         out += view.results == nil ? " (no `reports/results.json` yet).\n\n" : ".\n\n"
         out += "Status: \(ReproductionStatus.allCases.map(\.badge).joined(separator: " · "))\n\n"
 

@@ -118,7 +118,7 @@ import Testing
 
     @Test func indexMarkdown() throws {
         let md = CatalogIndex.markdown(try view())
-        #expect(md.contains("3 annotated papers, 2 linked reproduction targets: 1 reproduced, 1 failing, 1 untested.\n"))
+        #expect(md.contains("3 annotated papers (1 reproduced, 1 failing, 1 untested), 2 linked reproduction targets.\n"))
         #expect(md.contains("| superposition | feature-geometry | 1 | 1 | toy | 1 |\n"))
         #expect(md.contains("| lenses | logit-lens | 1 | 1 | smollm2-135m-instruct | 0 |\n"))
         #expect(md.contains("- ✅ **[Toy Models of Superposition](2209.10652.md)** (2022) — Small ReLU autoencoders learn to represent more features than dimensions when the features are sparse. Targets: [`tms-basic`](../reports/tms-basic.md).\n"))
