@@ -4,7 +4,8 @@ import GlassboxModels
 import GlassboxTensor
 
 /// Integrated gradients, 50 Gauss–Legendre steps, over the token embeddings of a 12-token
-/// SmolLM2 prompt (Captum 0.9 on the same machine: about 2.4 s). Also shown: the same with the
+/// SmolLM2 prompt (Captum: Benchmarks/pytorch/models.py; docs/attribution.md has both measured on
+/// one machine). Also shown: the same with the
 /// LM head over every position (a custom target reads all logits) and other internal batch sizes.
 func attributionBenchmarks(_ h: BenchHarness) {
     guard h.wants("ig") else { return }
@@ -18,7 +19,7 @@ func attributionBenchmarks(_ h: BenchHarness) {
     let target = logits.select(axis: 0, 0).select(axis: 0, ids.count - 1).argmax(axis: -1)[0]   // the top next token
     guard let a = try? ModelAttribution(model: loaded.model, ids: ids, target: .logit(target)) else { return }
     for batch in [50, 25, 10] {
-        h.measure("ig smollm2 12 tokens 50 steps batch \(batch)", runs: batch == 50 ? 5 : 3, note: batch == 50 ? "Captum 0.9: ~2.4 s" : "") {
+        h.measure("ig smollm2 12 tokens 50 steps batch \(batch)", runs: batch == 50 ? 5 : 3, note: batch == 50 ? "Captum: Benchmarks/pytorch/models.py" : "") {
             _ = try? a.integratedGradients(baseline: .zero, steps: 50, rule: .gaussLegendre, internalBatchSize: batch)
         }
     }

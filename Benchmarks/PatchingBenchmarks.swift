@@ -5,8 +5,9 @@ import GlassboxModels
 /// The 30-layer × 14-position resid_pre activation-patching sweep on the IOI prompt pair
 /// (Tests/Fixtures/models/prompt_ioi_*.json) on SmolLM2: batched (the default, about 512
 /// tokens per forward), one layer per batch (14 copies, like the Python baseline's batched
-/// loop), and attribution patching (two forwards and one backward). Python baseline
-/// (Hugging Face transformers, this machine): 14 s batched per layer, 37 s one forward per cell.
+/// loop), and attribution patching (two forwards and one backward). The Python baseline is
+/// Benchmarks/pytorch/models.py (Hugging Face transformers, the same sweeps); docs/patching.md
+/// has both measured on one machine.
 func patchingBenchmarks(_ h: BenchHarness) {
     guard h.wants("patching") else { return }
     guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false) else {
