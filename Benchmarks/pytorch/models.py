@@ -2,7 +2,8 @@
 
 Not part of the build or the tests: run it by hand on the same machine to compare,
     python3 Benchmarks/pytorch/models.py --gguf PATH/SmolLM2-135M-Instruct.Q4_1.gguf [--threads 2]
-It needs torch (CPU build), transformers, gguf and captum. The workloads match
+It needs torch (CPU build), transformers, gguf, accelerate (transformers loads GGUF through it)
+and captum; docs/benchmarks.md has the set-up. The workloads match
 ModelBenchmarks, PatchingBenchmarks and AttributionBenchmarks: the same GGUF (dequantized to
 float32 by transformers), the same token ids, the same shapes. Prints the median of the runs.
 """

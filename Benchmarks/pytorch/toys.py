@@ -4,7 +4,7 @@ Not part of the build or the tests: run it by hand on the same machine to compar
     python3 Benchmarks/pytorch/toys.py [--threads 2]
 It needs torch (CPU build) and prints the median of several runs per workload, in the
 same units as GlassboxBench. The workloads are the same shapes and optimiser as the Swift
-ones: see docs/toy-models.md ("Speed").
+ones: see docs/toy-models.md ("Performance") and docs/benchmarks.md.
 """
 import argparse
 import statistics
