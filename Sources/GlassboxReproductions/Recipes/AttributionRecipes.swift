@@ -62,7 +62,7 @@ enum IGCompletenessToyRecipe: Recipe {
             m.append(RecipeMetric("steps_to_5pct_\(slug)", "fewest steps of the grid at which every network is within 5% (0: none)"))
         }
         m.append(RecipeMetric("max_steps_to_5pct", "largest steps_to_5pct over the rules (0 when a rule never gets there)"))
-        m.append(RecipeMetric("error_increases", "number of times a rule's worst error grew from one step count to the next by more than 1e-5"))
+        m.append(RecipeMetric("error_increases", "number of times a rule's worst error grew from one step count to the next by more than 1e-4 (float32 rounding noise)"))
         return m
     }()
 
@@ -91,7 +91,9 @@ enum IGCompletenessToyRecipe: Recipe {
                 metrics["rel_error_\(AttributionRecipes.slug(rule))_\(s)"] = w
                 context.progress(Double(ri * steps.count + worst.count) / Double(rules.count * steps.count), "\(rule.rawValue) \(s) steps")
             }
-            for (a, b) in zip(worst, worst.dropFirst()) where b > a + 1e-5 { increases += 1 }
+            // Below ~1e-5 the relative error is float32 rounding noise (Gauss–Legendre reaches it at 20
+            // steps), and its wiggles depend on the BLAS kernel the CPU gets: only larger rises count.
+            for (a, b) in zip(worst, worst.dropFirst()) where b > a + 1e-4 { increases += 1 }
             let first = zip(steps, worst).first { $0.1 <= 0.05 }?.0 ?? 0
             metrics["steps_to_5pct_\(AttributionRecipes.slug(rule))"] = Double(first)
             series.append(Series(name: rule.rawValue, x: steps.map(Double.init), y: worst.map { Swift.max($0, 1e-9) },
