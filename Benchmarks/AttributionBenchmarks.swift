@@ -5,8 +5,8 @@ import GlassboxTensor
 
 /// Integrated gradients, 50 Gauss–Legendre steps, over the token embeddings of a 12-token
 /// SmolLM2 prompt (Captum: Benchmarks/pytorch/models.py; docs/attribution.md has both measured on
-/// one machine). Also shown: the same with the
-/// LM head over every position (a custom target reads all logits) and other internal batch sizes.
+/// one machine). Also shown: the same with the LM head over every position (a custom target reads
+/// all logits) and other internal batch sizes.
 func attributionBenchmarks(_ h: BenchHarness) {
     guard h.wants("ig") else { return }
     guard let loaded = try? ModelLoader.load("smollm2-135m-instruct", fetch: false),

@@ -244,6 +244,7 @@ enum FastMath {
     /// error function e^{s²/2}·erfc(s/√2) on s ∈ [0, 13.5]. The exponent is rounded once (−|x|/2 is
     /// exact), and the exp and the rational are independent chains, so the critical path is about half
     /// of `erfcNonNegative`'s division → polynomial → exp. 0 from |x| ≈ 13.2 on (e^{−x²/2} underflows).
+    /// `erf` keeps `erfcNonNegative`: through this function its absolute error is 2.1e-7, above its 2e-7.
     @_transparent
     static func erfcHalf(_ ax: V) -> V {
         let s = vmin(ax, V(repeating: 14))  // R is finite there; the exp is already 0
